@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Fulcrum",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fulcrumd", targets: ["fulcrumd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+    ],
+    targets: [
+        // Only what Swift cannot reach well: splice, pipe sizing, accept4, epoll, socket options.
+        .target(
+            name: "CFulcrumLinux",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        // IP addresses and CIDRs as plain values: parsed once, compared without allocation.
+        .target(name: "FulcrumAddress"),
+        // One syscall layer: EINTR retried in one place, EAGAIN as a value, typed errno errors.
+        .target(name: "FulcrumSystem", dependencies: ["CFulcrumLinux", "FulcrumAddress"]),
+        // Drop-in discovery, merge, decode and validation into an immutable model.
+        .target(name: "FulcrumConfig", dependencies: [
+            "FulcrumAddress",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // Member choice behind one small interface.
+        .target(name: "FulcrumPools", dependencies: ["FulcrumConfig"]),
+        // Worker event loops, timer wheel, TCP splice engine.
+        .target(name: "FulcrumForwarding", dependencies: [
+            "CFulcrumLinux", "FulcrumSystem", "FulcrumConfig", "FulcrumPools", "FulcrumAddress",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+        .executableTarget(name: "fulcrumd", dependencies: [
+            "FulcrumConfig", "FulcrumForwarding", "FulcrumSystem", "CFulcrumLinux",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
+        .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
+        .testTarget(name: "FulcrumPoolsTests", dependencies: ["FulcrumPools", "FulcrumConfig"]),
+        .testTarget(name: "FulcrumForwardingTests", dependencies: ["FulcrumForwarding", "FulcrumSystem"]),
+        .testTarget(name: "FulcrumIntegrationTests", dependencies: [
+            "FulcrumAddress",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+    ],
+    swiftLanguageModes: [.v5]
+)

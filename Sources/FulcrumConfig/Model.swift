@@ -1,0 +1,128 @@
+import FulcrumAddress
+
+/// The validated configuration: what the loader hands to the runtime after every drop-in
+/// has been merged and every value checked. Nothing here can be invalid.
+public struct Config: Sendable, Equatable {
+    /// Worker threads, each with its own event loop. Default: online CPUs.
+    public var workers: Int
+    /// How long open connections may finish after SIGTERM/SIGINT, in milliseconds.
+    public var shutdownGraceMs: Int
+    /// Capacity asked of the kernel for each splice pipe (F_SETPIPE_SZ), in bytes.
+    public var pipeSize: Int
+    /// Status socket path ([status] socket). Served from a later release; validated now.
+    public var statusSocket: String
+    /// Listeners, sorted by name.
+    public var listeners: [Listener]
+    /// Pools, sorted by name.
+    public var pools: [Pool]
+
+    public init(workers: Int, shutdownGraceMs: Int, pipeSize: Int, statusSocket: String,
+                listeners: [Listener], pools: [Pool]) {
+        self.workers = workers
+        self.shutdownGraceMs = shutdownGraceMs
+        self.pipeSize = pipeSize
+        self.statusSocket = statusSocket
+        self.listeners = listeners
+        self.pools = pools
+    }
+
+    public func pool(named name: String) -> Pool? {
+        pools.first { $0.name == name }
+    }
+
+    public static let defaultShutdownGraceMs = 10_000
+    public static let defaultPipeSize = 65_536
+    public static let defaultStatusSocket = "/run/fulcrum/status.sock"
+}
+
+public enum TransportProtocol: String, Sendable, Equatable {
+    case tcp = "TCP"
+    case udp = "UDP"
+}
+
+public struct Listener: Sendable, Equatable {
+    public var name: String
+    public var transport: TransportProtocol
+    public var address: IPAddress
+    public var port: UInt16
+    public var defaultPool: String
+    /// nil = unlimited (config value -1).
+    public var connectionLimit: Int?
+    public var timeoutClientDataMs: Int
+    public var timeoutMemberConnectMs: Int
+    public var timeoutMemberDataMs: Int
+    /// Empty = every source allowed (the key was not set).
+    public var allowedCIDRs: [CIDR]
+
+    public init(name: String, transport: TransportProtocol = .tcp, address: IPAddress, port: UInt16,
+                defaultPool: String, connectionLimit: Int? = nil,
+                timeoutClientDataMs: Int = Listener.defaultTimeoutClientDataMs,
+                timeoutMemberConnectMs: Int = Listener.defaultTimeoutMemberConnectMs,
+                timeoutMemberDataMs: Int = Listener.defaultTimeoutMemberDataMs,
+                allowedCIDRs: [CIDR] = []) {
+        self.name = name
+        self.transport = transport
+        self.address = address
+        self.port = port
+        self.defaultPool = defaultPool
+        self.connectionLimit = connectionLimit
+        self.timeoutClientDataMs = timeoutClientDataMs
+        self.timeoutMemberConnectMs = timeoutMemberConnectMs
+        self.timeoutMemberDataMs = timeoutMemberDataMs
+        self.allowedCIDRs = allowedCIDRs
+    }
+
+    public var endpoint: Endpoint { Endpoint(address: address, port: port) }
+
+    public static let defaultTimeoutClientDataMs = 50_000
+    public static let defaultTimeoutMemberConnectMs = 5_000
+    public static let defaultTimeoutMemberDataMs = 50_000
+}
+
+public enum LBAlgorithm: String, Sendable, Equatable, CaseIterable {
+    case roundRobin = "ROUND_ROBIN"
+    case leastConnections = "LEAST_CONNECTIONS"
+    case sourceIP = "SOURCE_IP"
+    case sourceIPPort = "SOURCE_IP_PORT"
+}
+
+public struct Pool: Sendable, Equatable {
+    public var name: String
+    public var lbAlgorithm: LBAlgorithm
+    /// Further connect attempts after the first one fails (HAProxy's `retries`).
+    public var retries: Int
+    /// Members, sorted by name.
+    public var members: [Member]
+
+    public init(name: String, lbAlgorithm: LBAlgorithm = .roundRobin, retries: Int = Pool.defaultRetries,
+                members: [Member]) {
+        self.name = name
+        self.lbAlgorithm = lbAlgorithm
+        self.retries = retries
+        self.members = members
+    }
+
+    public static let defaultRetries = 3
+}
+
+public struct Member: Sendable, Equatable {
+    public var name: String
+    public var address: IPAddress
+    public var port: UInt16
+    /// 0...256; 0 drains the member (no new connections).
+    public var weight: Int
+    public var backup: Bool
+    public var adminStateUp: Bool
+
+    public init(name: String, address: IPAddress, port: UInt16, weight: Int = 1,
+                backup: Bool = false, adminStateUp: Bool = true) {
+        self.name = name
+        self.address = address
+        self.port = port
+        self.weight = weight
+        self.backup = backup
+        self.adminStateUp = adminStateUp
+    }
+
+    public var endpoint: Endpoint { Endpoint(address: address, port: port) }
+}
