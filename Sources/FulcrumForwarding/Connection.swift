@@ -1,0 +1,49 @@
+import FulcrumPools
+
+/// One direction of a proxied connection: bytes from `source` to `sink` through a pipe.
+struct Flow {
+    var source: Int32 = -1
+    var sink: Int32 = -1
+    var pipe = PipePool.Pipe(read: -1, write: -1, capacity: 0)
+    /// Bytes sitting in the pipe, read from source but not yet written to sink.
+    var buffered = 0
+    /// Readiness as last reported by epoll (edge-triggered) and cleared on EAGAIN, so the
+    /// pump never makes a call it already knows would block.
+    var sourceReadable = false
+    var sinkWritable = false
+    /// The source sent FIN.
+    var sourceEnded = false
+    /// The FIN has been passed on with shutdown(SHUT_WR).
+    var sinkShut = false
+
+    var hasPipe: Bool { pipe.read >= 0 }
+    var finished: Bool { sourceEnded && sinkShut }
+}
+
+enum ConnectionState: UInt8 {
+    case free
+    case connecting
+    case established
+}
+
+/// A proxied TCP connection, stored by value in the worker's slot table.
+struct Connection {
+    var generation: UInt32 = 0
+    var state = ConnectionState.free
+    var listener: Int32 = -1
+    var pool: Int32 = -1
+    var member: Int32 = -1
+    var client: Int32 = -1
+    var server: Int32 = -1
+    /// Connect attempts made so far, and which members they went to.
+    var attempts: Int32 = 0
+    var tried = MemberSet()
+    /// client → member
+    var upstream = Flow()
+    /// member → client
+    var downstream = Flow()
+    var lastClientActivity: Int64 = 0
+    var lastMemberActivity: Int64 = 0
+    /// Free-list link while the slot is unused.
+    var nextFree: Int32 = -1
+}

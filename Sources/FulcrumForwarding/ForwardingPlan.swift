@@ -1,0 +1,71 @@
+import Atomics
+import FulcrumAddress
+import FulcrumConfig
+import FulcrumSystem
+
+/// What the workers need from the config, resolved once: pools by index instead of name,
+/// member sockaddrs prebuilt, timeouts as integers. Immutable and shared by all workers;
+/// the only mutable part is each listener's shared count of open connections.
+public final class ForwardingPlan: @unchecked Sendable {
+    public struct ListenerPlan {
+        public let name: String
+        public let endpoint: Endpoint
+        public let pool: Int
+        /// -1 = unlimited.
+        public let connectionLimit: Int
+        public let timeoutClientDataMs: Int64
+        public let timeoutMemberConnectMs: Int64
+        public let timeoutMemberDataMs: Int64
+        public let allowedCIDRs: [CIDR]
+        /// Open connections across all workers, for connection_limit. One atomic add per
+        /// connection is the price of an exact limit shared by every worker.
+        public let open: ManagedAtomic<Int>
+    }
+
+    public struct MemberPlan {
+        public let name: String
+        public let endpoint: Endpoint
+        public let socketAddress: SocketAddress
+    }
+
+    public struct PoolPlan {
+        public let name: String
+        public let config: Pool
+        public let retries: Int
+        public let members: [MemberPlan]
+        /// Index of this pool's first member in the flat per-member counter array.
+        public let memberBase: Int
+    }
+
+    public let listeners: [ListenerPlan]
+    public let pools: [PoolPlan]
+    public let memberCount: Int
+    public let pipeSize: Int
+
+    public init(config: Config) {
+        var pools: [PoolPlan] = []
+        var base = 0
+        for pool in config.pools {
+            let members = pool.members.map {
+                MemberPlan(name: $0.name, endpoint: $0.endpoint, socketAddress: SocketAddress($0.endpoint))
+            }
+            pools.append(PoolPlan(name: pool.name, config: pool, retries: pool.retries, members: members,
+                                  memberBase: base))
+            base += members.count
+        }
+        memberCount = base
+        self.pools = pools
+        listeners = config.listeners.filter { $0.transport == .tcp }.map { l in
+            ListenerPlan(
+                name: l.name, endpoint: l.endpoint,
+                pool: config.pools.firstIndex { $0.name == l.defaultPool }!,
+                connectionLimit: l.connectionLimit ?? -1,
+                timeoutClientDataMs: Int64(l.timeoutClientDataMs),
+                timeoutMemberConnectMs: Int64(l.timeoutMemberConnectMs),
+                timeoutMemberDataMs: Int64(l.timeoutMemberDataMs),
+                allowedCIDRs: l.allowedCIDRs,
+                open: ManagedAtomic(0))
+        }
+        pipeSize = config.pipeSize
+    }
+}

@@ -1,0 +1,515 @@
+import Atomics
+import CFulcrumLinux
+import FulcrumAddress
+import FulcrumPools
+import FulcrumSystem
+import Glibc
+import Logging
+
+/// One data-plane thread: its own epoll, its own SO_REUSEPORT socket per listener, and every
+/// connection it accepts, owned outright. Nothing here is touched by another thread except
+/// `control` (an atomic) and the wake eventfd.
+public final class Worker: @unchecked Sendable {
+    enum Control: Int, AtomicValue {
+        case run = 0, drain = 1, stop = 2
+    }
+
+    /// What an epoll event refers to, packed in its 64-bit data with the slot's generation.
+    enum EventKind: UInt64 {
+        case listener = 0, client = 1, member = 2, wake = 3
+    }
+
+    public let index: Int
+    let plan: ForwardingPlan
+    var logger: Logger
+    private let poll: EventPoll
+    private let wakeFD: Int32
+    private let control = ManagedAtomic<Control>(.run)
+    /// This worker's listening socket per plan listener (-1 once closed for drain).
+    private var listenFDs: [Int32]
+    private var selectors: [PoolSelector]
+    private var table: ConnectionTable
+    private var wheel: TimerWheel
+    private var pipes: PipePool
+    private var expired: [Int32] = []
+    private var now: Int64
+    private var draining = false
+
+    public private(set) var listenerCounters: [ListenerCounters]
+    public private(set) var memberCounters: [MemberCounters]
+    /// Per member: when a connect failure was last logged, and how many since, so a dead
+    /// member under load produces a line a second rather than a line per connection.
+    private var failureLogMs: [Int64]
+    private var failuresSinceLog: [Int]
+
+    private static let connectEvents = EventPoll.readable | EventPoll.writable | EventPoll.readHangup
+        | EventPoll.edgeTriggered
+    private static let acceptBatch = 64
+
+    /// `listenFDs[i]` is this worker's bound, listening socket for `plan.listeners[i]`.
+    public init(index: Int, workerCount: Int, plan: ForwardingPlan, listenFDs: [Int32],
+                logger: Logger, initialSlots: Int = 1024) throws(SystemError) {
+        self.index = index
+        self.plan = plan
+        self.logger = logger
+        self.logger[metadataKey: "worker"] = "\(index)"
+        self.listenFDs = listenFDs
+        poll = try EventPoll(capacity: 256)
+        wakeFD = try syscall("eventfd") { cfl_eventfd() }
+        now = cfl_monotonic_ms()
+        selectors = plan.pools.map { PoolSelector(pool: $0.config, workerIndex: index, workerCount: workerCount) }
+        table = ConnectionTable(capacity: initialSlots)
+        wheel = TimerWheel(capacity: initialSlots, now: now)
+        pipes = PipePool(size: plan.pipeSize)
+        expired.reserveCapacity(initialSlots)
+        listenerCounters = Array(repeating: ListenerCounters(), count: plan.listeners.count)
+        memberCounters = Array(repeating: MemberCounters(), count: plan.memberCount)
+        failureLogMs = Array(repeating: Int64.min / 2, count: plan.memberCount)
+        failuresSinceLog = Array(repeating: 0, count: plan.memberCount)
+        try poll.add(wakeFD, events: EventPoll.readable, data: EventKind.wake.rawValue)
+        for (i, fd) in listenFDs.enumerated() {
+            try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.listener, slot: Int32(i), generation: 0))
+        }
+    }
+
+    // MARK: control from other threads
+
+    /// Stop accepting; the loop ends once the last connection has closed.
+    public func beginDrain() { signal(.drain) }
+
+    /// Close every connection now and end the loop.
+    public func stop() { signal(.stop) }
+
+    private func signal(_ value: Control) {
+        control.store(value, ordering: .sequentiallyConsistent)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    public var openConnections: Int { table.active }
+
+    // MARK: the loop
+
+    /// Runs until drained or stopped. Returns after every socket this worker owned is closed.
+    public func run() {
+        defer { teardown() }
+        while true {
+            let timeout = wheel.millisecondsToNextTick(now: now)
+            let ready: Int
+            do {
+                ready = try poll.wait(timeoutMs: timeout)
+            } catch {
+                logger.critical("event loop failed", metadata: ["error": "\(error)"])
+                return
+            }
+            now = cfl_monotonic_ms()
+            for i in 0..<ready {
+                dispatch(data: poll.data(at: i), events: poll.events(at: i))
+            }
+            if !wheel.isEmpty { fireTimers() }
+            if draining && table.active == 0 { return }
+            if control.load(ordering: .relaxed) == .stop { return }
+        }
+    }
+
+    @inline(__always)
+    static func eventData(_ kind: EventKind, slot: Int32, generation: UInt32) -> UInt64 {
+        UInt64(generation) << 32 | UInt64(UInt32(slot)) << 2 | kind.rawValue
+    }
+
+    @inline(__always)
+    private func dispatch(data: UInt64, events: UInt32) {
+        let kind = EventKind(rawValue: data & 3)!
+        let slot = Int32(truncatingIfNeeded: (data & 0xFFFF_FFFF) >> 2)
+        switch kind {
+        case .listener:
+            acceptConnections(listener: Int(slot))
+        case .wake:
+            handleControl()
+        case .client, .member:
+            let c = table[slot]
+            guard c.pointee.state != .free, c.pointee.generation == UInt32(truncatingIfNeeded: data >> 32) else {
+                return  // a stale event for a slot closed earlier in this batch
+            }
+            handleSocketEvent(slot: slot, c: c, isMember: kind == .member, events: events)
+        }
+    }
+
+    private func handleControl() {
+        var value: UInt64 = 0
+        _ = read(wakeFD, &value, 8)
+        switch control.load(ordering: .sequentiallyConsistent) {
+        case .run:
+            break
+        case .drain, .stop:
+            if !draining {
+                draining = true
+                for (i, fd) in listenFDs.enumerated() where fd >= 0 {
+                    close(fd)
+                    listenFDs[i] = -1
+                }
+            }
+        }
+    }
+
+    // MARK: accept
+
+    private func acceptConnections(listener: Int) {
+        let fd = listenFDs[listener]
+        guard fd >= 0 else { return }
+        let lp = plan.listeners[listener]
+        var peer = SocketAddress()
+        // Level-triggered listener: a bounded batch per wake keeps one busy listener from
+        // starving established connections; the rest are picked up on the next turn.
+        for _ in 0..<Worker.acceptBatch {
+            let client: Int32
+            do {
+                switch try Socket.accept(fd, peer: &peer) {
+                case .wouldBlock: return
+                case let .done(accepted): client = accepted
+                }
+            } catch {
+                // ECONNABORTED and friends concern one client; EMFILE needs an operator.
+                if error.code == EMFILE || error.code == ENFILE {
+                    logger.error("accept failed: out of file descriptors", metadata: ["listener": "\(lp.name)", "error": "\(error)"])
+                    return
+                }
+                continue
+            }
+            listenerCounters[listener].accepted += 1
+            if !lp.allowedCIDRs.isEmpty, !sourceAllowed(peer, lp.allowedCIDRs) {
+                listenerCounters[listener].deniedCIDR += 1
+                close(client)
+                continue
+            }
+            let open = lp.open.loadThenWrappingIncrement(ordering: .relaxed)
+            if lp.connectionLimit >= 0 && open >= lp.connectionLimit {
+                lp.open.wrappingDecrement(ordering: .relaxed)
+                listenerCounters[listener].refusedLimit += 1
+                close(client)
+                continue
+            }
+            startConnection(client: client, listener: listener)
+        }
+    }
+
+    @inline(__always)
+    private func sourceAllowed(_ peer: SocketAddress, _ cidrs: [CIDR]) -> Bool {
+        guard let source = peer.endpoint?.address else { return false }
+        for cidr in cidrs where cidr.contains(source) { return true }
+        return false
+    }
+
+    private func startConnection(client: Int32, listener: Int) {
+        let (slot, grew) = table.allocate()
+        if grew { wheel.grow(to: table.capacity) }
+        let c = table[slot]
+        c.pointee.state = .connecting
+        c.pointee.listener = Int32(listener)
+        c.pointee.pool = Int32(plan.listeners[listener].pool)
+        c.pointee.client = client
+        c.pointee.lastClientActivity = now
+        c.pointee.lastMemberActivity = now
+        Socket.setNoDelay(client)
+        do {
+            try poll.add(client, events: Worker.connectEvents,
+                         data: Worker.eventData(.client, slot: slot, generation: c.pointee.generation))
+        } catch {
+            logger.error("cannot watch client socket", metadata: ["listener": "\(plan.listeners[listener].name)", "error": "\(error)"])
+            closeConnection(slot)
+            return
+        }
+        connectToMember(slot)
+    }
+
+    // MARK: connect
+
+    /// Picks a member and starts a non-blocking connect; on immediate failure tries the next.
+    private func connectToMember(_ slot: Int32) {
+        let c = table[slot]
+        let listener = Int(c.pointee.listener)
+        let poolIndex = Int(c.pointee.pool)
+        let pool = plan.pools[poolIndex]
+        while true {
+            var choice = selectors[poolIndex].pick(excluding: c.pointee.tried)
+            if choice == nil && c.pointee.attempts > 0 {
+                // Every member has been tried once: retries go round again.
+                choice = selectors[poolIndex].pick()
+            }
+            guard let member = choice else {
+                if c.pointee.attempts == 0 {
+                    listenerCounters[listener].noMember += 1
+                } else {
+                    listenerCounters[listener].connectFailed += 1
+                }
+                closeConnection(slot)
+                return
+            }
+            c.pointee.attempts += 1
+            c.pointee.tried.insert(member)
+            c.pointee.member = member
+            let target = pool.members[Int(member)]
+            let fd: Int32
+            do {
+                fd = try syscall("socket") { cfl_socket_nonblocking(target.socketAddress.family, Int32(SOCK_STREAM.rawValue)) }
+            } catch {
+                memberFailed(slot, error: error, timedOut: false)
+                if !retryAllowed(c) { listenerCounters[listener].connectFailed += 1; closeConnection(slot); return }
+                continue
+            }
+            Socket.setNoDelay(fd)
+            c.pointee.server = fd
+            do {
+                try poll.add(fd, events: Worker.connectEvents,
+                             data: Worker.eventData(.member, slot: slot, generation: c.pointee.generation))
+                switch try Socket.connect(fd, to: target.socketAddress) {
+                case .done:
+                    established(slot)
+                case .wouldBlock:
+                    wheel.arm(slot, at: now + plan.listeners[listener].timeoutMemberConnectMs)
+                }
+                return
+            } catch {
+                dropServerSocket(c)
+                memberFailed(slot, error: error, timedOut: false)
+                if !retryAllowed(c) { listenerCounters[listener].connectFailed += 1; closeConnection(slot); return }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func retryAllowed(_ c: UnsafeMutablePointer<Connection>) -> Bool {
+        Int(c.pointee.attempts) <= plan.pools[Int(c.pointee.pool)].retries
+    }
+
+    /// A connect attempt failed after it was started (SO_ERROR or timeout): retry or give up.
+    private func connectAttemptFailed(_ slot: Int32, error: SystemError, timedOut: Bool) {
+        let c = table[slot]
+        wheel.cancel(slot)
+        dropServerSocket(c)
+        memberFailed(slot, error: error, timedOut: timedOut)
+        if retryAllowed(c) {
+            connectToMember(slot)
+        } else {
+            listenerCounters[Int(c.pointee.listener)].connectFailed += 1
+            closeConnection(slot)
+        }
+    }
+
+    private func dropServerSocket(_ c: UnsafeMutablePointer<Connection>) {
+        if c.pointee.server >= 0 {
+            close(c.pointee.server)  // closing also removes it from epoll
+            c.pointee.server = -1
+        }
+    }
+
+    private func memberFailed(_ slot: Int32, error: SystemError, timedOut: Bool) {
+        let c = table[slot]
+        let pool = plan.pools[Int(c.pointee.pool)]
+        let counter = pool.memberBase + Int(c.pointee.member)
+        memberCounters[counter].connectFailures += 1
+        if timedOut { memberCounters[counter].connectTimeouts += 1 }
+        failuresSinceLog[counter] += 1
+        if now - failureLogMs[counter] >= 1000 {
+            let member = pool.members[Int(c.pointee.member)]
+            let cause = timedOut ? "connect timed out" : "connect failed: \(error.name) (\(error.reason))"
+            logger.warning("member \(pool.name)/\(member.name) \(member.endpoint): \(cause)", metadata: [
+                "pool": "\(pool.name)", "member": "\(member.name)",
+                "failures": "\(failuresSinceLog[counter])",
+            ])
+            failureLogMs[counter] = now
+            failuresSinceLog[counter] = 0
+        }
+    }
+
+    private func established(_ slot: Int32) {
+        let c = table[slot]
+        wheel.cancel(slot)
+        c.pointee.state = .established
+        let pool = plan.pools[Int(c.pointee.pool)]
+        memberCounters[pool.memberBase + Int(c.pointee.member)].connections += 1
+        // Readiness reported while connecting is unknown now: assume ready, EAGAIN corrects it.
+        c.pointee.upstream = Flow(source: c.pointee.client, sink: c.pointee.server,
+                                  sourceReadable: true, sinkWritable: true)
+        c.pointee.downstream = Flow(source: c.pointee.server, sink: c.pointee.client,
+                                    sourceReadable: true, sinkWritable: true)
+        c.pointee.lastClientActivity = now
+        c.pointee.lastMemberActivity = now
+        armIdleTimer(slot)
+        service(slot)
+    }
+
+    // MARK: events on connection sockets
+
+    @inline(__always)
+    private func handleSocketEvent(slot: Int32, c: UnsafeMutablePointer<Connection>, isMember: Bool, events: UInt32) {
+        let readable = events & (EventPoll.readable | EventPoll.readHangup | EventPoll.hangup | EventPoll.error) != 0
+        let writable = events & (EventPoll.writable | EventPoll.hangup | EventPoll.error) != 0
+        switch c.pointee.state {
+        case .connecting:
+            if isMember {
+                guard writable else { return }
+                if let error = Socket.pendingError(c.pointee.server) {
+                    connectAttemptFailed(slot, error: error, timedOut: false)
+                } else {
+                    established(slot)
+                }
+            } else if events & (EventPoll.error | EventPoll.hangup) != 0 {
+                // The client gave up (RST) before a member answered.
+                closeConnection(slot)
+            }
+        case .established:
+            if isMember {
+                if readable { c.pointee.downstream.sourceReadable = true }
+                if writable { c.pointee.upstream.sinkWritable = true }
+            } else {
+                if readable { c.pointee.upstream.sourceReadable = true }
+                if writable { c.pointee.downstream.sinkWritable = true }
+            }
+            service(slot)
+        case .free:
+            break
+        }
+    }
+
+    /// Moves whatever can move in both directions; closes the connection when both
+    /// directions have finished or either side failed.
+    @inline(__always)
+    private func service(_ slot: Int32) {
+        let c = table[slot]
+        let memberCounter = plan.pools[Int(c.pointee.pool)].memberBase + Int(c.pointee.member)
+        do {
+            let up = try pump(&c.pointee.upstream)
+            if up.read > 0 { c.pointee.lastClientActivity = now }
+            if up.written > 0 {
+                c.pointee.lastMemberActivity = now
+                memberCounters[memberCounter].bytesToMember &+= up.written
+            }
+            let down = try pump(&c.pointee.downstream)
+            if down.read > 0 {
+                c.pointee.lastMemberActivity = now
+                memberCounters[memberCounter].bytesFromMember &+= down.read
+            }
+            if down.written > 0 { c.pointee.lastClientActivity = now }
+        } catch {
+            // RST or an error on either side ends both.
+            closeConnection(slot)
+            return
+        }
+        if c.pointee.upstream.finished && c.pointee.downstream.finished {
+            closeConnection(slot)
+        }
+    }
+
+    /// Moves bytes source → pipe → sink until one side would block or the source ends.
+    /// Payload never enters user space. At most one pipe's worth is held per direction: the
+    /// source is read only when the pipe is empty, which is what lets the pipe go back to the
+    /// pool between bursts.
+    @inline(__always)
+    private func pump(_ f: inout Flow) throws(SystemError) -> (read: Int, written: Int) {
+        var read = 0
+        var written = 0
+        defer {
+            if f.buffered == 0 && f.hasPipe {
+                pipes.release(f.pipe, empty: true)
+                f.pipe = PipePool.Pipe(read: -1, write: -1, capacity: 0)
+            }
+        }
+        while true {
+            if f.buffered > 0 {
+                guard f.sinkWritable else { break }
+                switch try Splice.move(from: f.pipe.read, to: f.sink, length: f.buffered) {
+                case let .done(n):
+                    f.buffered -= n
+                    written += n
+                    if f.buffered > 0 { continue }
+                case .wouldBlock:
+                    f.sinkWritable = false
+                    return (read, written)
+                }
+            }
+            if f.sourceEnded {
+                if !f.sinkShut {
+                    Socket.shutdownWrite(f.sink)
+                    f.sinkShut = true
+                }
+                break
+            }
+            guard f.sourceReadable else { break }
+            if !f.hasPipe { f.pipe = try pipes.acquire() }
+            switch try Splice.move(from: f.source, to: f.pipe.write, length: f.pipe.capacity) {
+            case .done(0):
+                f.sourceEnded = true
+            case let .done(n):
+                f.buffered = n
+                read += n
+            case .wouldBlock:
+                f.sourceReadable = false
+                return (read, written)
+            }
+        }
+        return (read, written)
+    }
+
+    // MARK: timers
+
+    private func armIdleTimer(_ slot: Int32) {
+        let c = table[slot]
+        let lp = plan.listeners[Int(c.pointee.listener)]
+        let deadline = min(c.pointee.lastClientActivity + lp.timeoutClientDataMs,
+                           c.pointee.lastMemberActivity + lp.timeoutMemberDataMs)
+        wheel.arm(slot, at: deadline)
+    }
+
+    private func fireTimers() {
+        expired.removeAll(keepingCapacity: true)
+        wheel.collectExpired(now: now, into: &expired)
+        for slot in expired {
+            let c = table[slot]
+            switch c.pointee.state {
+            case .connecting:
+                connectAttemptFailed(slot, error: SystemError(code: ETIMEDOUT, call: "connect"), timedOut: true)
+            case .established:
+                let lp = plan.listeners[Int(c.pointee.listener)]
+                if now >= c.pointee.lastClientActivity + lp.timeoutClientDataMs
+                    || now >= c.pointee.lastMemberActivity + lp.timeoutMemberDataMs {
+                    listenerCounters[Int(c.pointee.listener)].idleTimeouts += 1
+                    closeConnection(slot)
+                } else {
+                    armIdleTimer(slot)  // there was activity since it was armed
+                }
+            case .free:
+                break
+            }
+        }
+    }
+
+    // MARK: teardown
+
+    private func closeConnection(_ slot: Int32) {
+        let c = table[slot]
+        wheel.cancel(slot)
+        if c.pointee.upstream.hasPipe {
+            pipes.release(c.pointee.upstream.pipe, empty: c.pointee.upstream.buffered == 0)
+        }
+        if c.pointee.downstream.hasPipe {
+            pipes.release(c.pointee.downstream.pipe, empty: c.pointee.downstream.buffered == 0)
+        }
+        if c.pointee.client >= 0 { close(c.pointee.client) }
+        if c.pointee.server >= 0 { close(c.pointee.server) }
+        plan.listeners[Int(c.pointee.listener)].open.wrappingDecrement(ordering: .relaxed)
+        table.free(slot)
+    }
+
+    private func teardown() {
+        for slot in 0..<Int32(table.capacity) where table[slot].pointee.state != .free {
+            closeConnection(slot)
+        }
+        for fd in listenFDs where fd >= 0 { close(fd) }
+        listenFDs = listenFDs.map { _ in -1 }
+        pipes.closeAll()
+        close(wakeFD)
+        poll.close()
+        table.deallocate()
+    }
+}

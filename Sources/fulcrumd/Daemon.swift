@@ -1,0 +1,122 @@
+import FulcrumConfig
+import FulcrumForwarding
+import Glibc
+import Logging
+
+/// The process around the engine: start, wait for a signal, drain within the grace period,
+/// report counters, exit.
+struct Daemon {
+    let config: Config
+    let files: [String]
+    let logger: Logger
+
+    /// Runs until SIGTERM/SIGINT; returns the exit status.
+    func run() -> Int32 {
+        // Signals are taken synchronously by this thread with sigtimedwait; workers inherit the
+        // mask so no signal lands on a data-plane thread. A peer closing mid-splice must give
+        // EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        logger.info("fulcrumd starting", metadata: [
+            "version": "\(fulcrumVersion)", "workers": "\(config.workers)", "files": "\(files.count)",
+        ])
+        let engine: Engine
+        do {
+            engine = try Engine(config: config, logger: logger)
+        } catch {
+            logger.error("startup failed: \(error)")
+            return 1
+        }
+        engine.start()
+        for listener in engine.plan.listeners {
+            logger.info("listener up", metadata: [
+                "listener": "\(listener.name)", "address": "\(listener.endpoint)",
+                "pool": "\(engine.plan.pools[listener.pool].name)",
+                "members": "\(engine.plan.pools[listener.pool].members.count)",
+            ])
+        }
+        logger.info("fulcrumd ready")
+
+        while true {
+            let received = sigwait(signals, timeoutMs: -1)
+            if received == SIGHUP {
+                logger.notice("SIGHUP received: configuration reload is not supported in this version; ignoring")
+                continue
+            }
+            logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
+                "signal": "\(received == SIGINT ? "SIGINT" : "SIGTERM")",
+                "grace_ms": "\(config.shutdownGraceMs)",
+            ])
+            break
+        }
+        engine.beginDrain()
+        if !waitForDrain(engine, signals: signals) {
+            let open = engine.workers.reduce(0) { $0 + $1.openConnections }
+            logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(open)"])
+            engine.stop()
+            _ = engine.wait(timeout: 10)
+        }
+        report(engine)
+        logger.info("fulcrumd stopped")
+        return 0
+    }
+
+    /// Waits up to shutdown_grace for workers to finish. A second SIGTERM/SIGINT cuts it short.
+    private func waitForDrain(_ engine: Engine, signals: sigset_t) -> Bool {
+        var remaining = config.shutdownGraceMs
+        while remaining > 0 {
+            let slice = min(remaining, 100)
+            if engine.wait(timeout: Double(slice) / 1000) { return true }
+            remaining -= slice
+            let s = sigwait(signals, timeoutMs: 0)
+            if s == SIGTERM || s == SIGINT {
+                logger.notice("second signal: not waiting for the grace period")
+                return engine.wait(timeout: 0)
+            }
+        }
+        return engine.wait(timeout: 0)
+    }
+
+    private func report(_ engine: Engine) {
+        for (listener, c) in zip(engine.plan.listeners, engine.listenerCounters()) {
+            logger.info("listener stats", metadata: [
+                "listener": "\(listener.name)", "accepted": "\(c.accepted)",
+                "refused_limit": "\(c.refusedLimit)", "denied_cidr": "\(c.deniedCIDR)",
+                "no_member": "\(c.noMember)", "connect_failed": "\(c.connectFailed)",
+                "idle_timeouts": "\(c.idleTimeouts)",
+            ])
+        }
+        let counters = engine.memberCounters()
+        for pool in engine.plan.pools {
+            for (i, member) in pool.members.enumerated() {
+                let c = counters[pool.memberBase + i]
+                logger.info("member stats", metadata: [
+                    "pool": "\(pool.name)", "member": "\(member.name)", "connections": "\(c.connections)",
+                    "connect_failures": "\(c.connectFailures)", "connect_timeouts": "\(c.connectTimeouts)",
+                    "bytes_to_member": "\(c.bytesToMember)", "bytes_from_member": "\(c.bytesFromMember)",
+                ])
+            }
+        }
+    }
+
+    /// sigtimedwait on the blocked set; -1 = wait forever. Returns the signal or 0 on timeout.
+    private func sigwait(_ set: sigset_t, timeoutMs: Int) -> Int32 {
+        var set = set
+        while true {
+            let s: Int32
+            if timeoutMs < 0 {
+                s = sigwaitinfo(&set, nil)
+            } else {
+                var ts = timespec(tv_sec: timeoutMs / 1000, tv_nsec: (timeoutMs % 1000) * 1_000_000)
+                s = sigtimedwait(&set, nil, &ts)
+            }
+            if s > 0 { return s }
+            if errno == EAGAIN { return 0 }
+            if errno != EINTR { return 0 }
+        }
+    }
+}

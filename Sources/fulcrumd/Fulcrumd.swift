@@ -1,0 +1,63 @@
+import ArgumentParser
+import FulcrumConfig
+import FulcrumForwarding
+import Glibc
+import Logging
+
+let fulcrumVersion = "0.1.0"
+
+@main
+struct Fulcrumd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fulcrumd",
+        abstract: "Fulcrum: a Layer-4 TCP load balancer.",
+        discussion: """
+            Reads DIR/fulcrum.toml, then DIR/conf.d/*.toml in lexical order (later files win \
+            key by key), and forwards each listener's connections to its pool's members. \
+            SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace.
+            """,
+        version: fulcrumVersion)
+
+    @Option(name: .customLong("config-dir"), help: "Configuration directory.")
+    var configDirectory = "/etc/fulcrum"
+
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration, print problems, and exit.")
+    var checkConfig = false
+
+    @Option(name: .customLong("log-level"),
+            help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): allowed: trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() throws {
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs())
+        } catch {
+            for problem in error.problems { printError(problem.description) }
+            throw ExitCode(1)
+        }
+        if checkConfig {
+            print(loaded.summary)
+            return
+        }
+        let level = Logger.Level(rawValue: logLevel)!
+        LoggingSystem.bootstrap { _ in LineLogHandler(level: level) }
+        let daemon = Daemon(config: loaded.config, files: loaded.files, logger: Logger(label: "fulcrumd"))
+        throw ExitCode(daemon.run())
+    }
+}
+
+func onlineCPUs() -> Int {
+    max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+}
+
+func printError(_ line: String) {
+    let text = line + "\n"
+    text.withCString { _ = write(2, $0, strlen($0)) }
+}
