@@ -51,8 +51,10 @@ public struct TimerWheel {
     /// Arms (or re-arms) timer `id` to fire at `deadline` milliseconds.
     public mutating func arm(_ id: Int32, at deadline: Int64) {
         if isArmed(id) { cancel(id) }
-        // A deadline already in the past fires at the next tick, never earlier than the cursor.
-        let tick = max(deadline / tickMs + (deadline % tickMs == 0 ? 0 : 1), cursor)
+        // The bucket of the tick holding the deadline; the cursor's bucket is rescanned until
+        // the clock leaves that tick, so an entry fires at its deadline, not a tick later.
+        // A deadline already in the past goes to the cursor's bucket.
+        let tick = max(deadline / tickMs, cursor)
         let bucket = Int32(Int(tick) & mask)
         deadlines[Int(id)] = deadline
         link(id, into: bucket)
