@@ -1,0 +1,31 @@
+# Shared by scripts/demo and scripts/test: install what is missing, find the repo.
+set -euo pipefail
+
+FULCRUM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+# ensure_packages PKG...: apt-get install the Debian packages that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "==> installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        for dir in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+            [ -x "$dir/swift" ] && export PATH="$dir:$PATH" && return 0
+        done
+        echo "swift not found: install the Swift toolchain (https://www.swift.org/install/linux/) first" >&2
+        exit 1
+    fi
+}
+
+# Build-time needs: TOMLKit compiles toml++ (C++), the C shim needs kernel headers via libc.
+BUILD_PACKAGES=(build-essential libstdc++-12-dev libc6-dev pkg-config)
