@@ -1,0 +1,120 @@
+import FulcrumAddress
+
+/// The schema's top level and the checks that span objects. Decoding never stops at the
+/// first problem: everything is reported to `diagnostics`, and the Config is only returned
+/// when nothing was wrong with it.
+struct ConfigDecoder {
+    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "status", "listener", "pool"]
+
+    let diagnostics: Diagnostics
+    let onlineCPUs: Int
+    /// Position of each file in load order, so "first defined" means the same as on disk.
+    let fileOrder: [String: Int]
+
+    func decode(_ root: TOMLNode) -> Config? {
+        guard let top = TableReader(root, path: [], diagnostics: diagnostics) else { return nil }
+        top.rejectUnknownKeys(allowed: Self.topLevelKeys)
+        let workers = top.integer("workers", 1...1024, default: min(max(onlineCPUs, 1), 1024))
+        let grace = top.integer("shutdown_grace", 0...3_600_000, default: Config.defaultShutdownGraceMs,
+                                unit: " (milliseconds)")
+        let pipeSize = top.integer("pipe_size", 4096...1_048_576, default: Config.defaultPipeSize, unit: " (bytes)")
+        let statusSocket = decodeStatus(top)
+
+        let poolTables = top.namedTables("pool", kind: "pool", header: "pool.NAME")
+        let pools = poolTables.map { PoolSchema.decode(name: $0.name, $0.reader) }
+        let listeners = top.namedTables("listener", kind: "listener", header: "listener.NAME")
+            .map { ListenerSchema.decode(name: $0.name, $0.reader) }
+        if listeners.isEmpty, top.isEmpty("listener") {
+            diagnostics.report(nil, [], "no listeners defined; define at least one [listener.NAME]",
+                               needsWholeConfig: true)
+        }
+        // A pool defined wrongly is still defined: its own problem says what is wrong with it.
+        var poolNames: [String] = []
+        if case let .table(entries)? = top.entries["pool"]?.value { poolNames = Array(entries.keys) }
+        checkDefaultPools(listeners, poolNames: poolNames)
+        checkBindConflicts(listeners)
+
+        guard let workers, let grace, let pipeSize, let statusSocket else { return nil }
+        let validPools = pools.compactMap { $0 }
+        let validListeners = listeners.compactMap(\.listener)
+        guard validPools.count == pools.count, validListeners.count == listeners.count else { return nil }
+        return Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: statusSocket,
+                      listeners: validListeners, pools: validPools)
+    }
+
+    private func decodeStatus(_ top: TableReader) -> String? {
+        guard let status = top.table("status", expected: "a table [status]") else {
+            return top.entries["status"] == nil ? Config.defaultStatusSocket : nil
+        }
+        status.rejectUnknownKeys(allowed: ["socket"])
+        let example = "such as \"\(Config.defaultStatusSocket)\""
+        let fallback = Config.defaultStatusSocket
+        return status.string("socket", expected: "an absolute path string", default: fallback) { path in
+            guard path.hasPrefix("/"), !path.utf8.contains(0) else {
+                return .invalid("\(quoted(path)) is not an absolute path; allowed: an absolute path \(example)")
+            }
+            // sun_path holds 108 bytes including the terminating NUL; longer paths cannot bind.
+            guard path.utf8.count <= 107 else {
+                return .invalid("\(quoted(path)) is \(path.utf8.count) bytes long; allowed: at most 107 bytes, "
+                    + "the limit of a Unix socket path")
+            }
+            return .valid(path)
+        }
+    }
+
+    private func checkDefaultPools(_ listeners: [DecodedListener], poolNames: [String]) {
+        let defined = poolNames.isEmpty ? "none" : poolNames.sorted().joined(separator: ", ")
+        for listener in listeners {
+            guard let (pool, origin) = listener.defaultPool, !poolNames.contains(pool) else { continue }
+            diagnostics.report(origin, ["listener", listener.name, "default_pool"],
+                               "pool \(quoted(pool)) is not defined; defined pools: \(defined)",
+                               needsWholeConfig: true)
+        }
+    }
+
+    /// Listeners whose sockets would collide. With SO_REUSEPORT a second bind to the same
+    /// address may even succeed and silently split traffic, so overlaps are refused here.
+    private func checkBindConflicts(_ listeners: [DecodedListener]) {
+        let bound = listeners.filter { $0.binding != nil }
+            .sorted { definitionOrder($0.origin, $0.name) < definitionOrder($1.origin, $1.name) }
+        for (index, later) in bound.enumerated() {
+            for earlier in bound[..<index] {
+                guard let overlap = overlap(earlier.binding!, later.binding!) else { continue }
+                let place = earlier.origin.line.map { "\(earlier.origin.file):\($0)" } ?? earlier.origin.file
+                diagnostics.report(later.origin, ["listener", later.name],
+                                   "\(later.binding!.description) conflicts with listener \(quoted(earlier.name)) "
+                                       + "on \(earlier.binding!.description) (\(place))\(overlap); "
+                                       + "allowed: one listener per address and port",
+                                   needsWholeConfig: true)
+            }
+        }
+    }
+
+    /// nil when both can bind side by side; otherwise why not ("" for the same address).
+    private func overlap(_ first: DecodedListener.Binding, _ second: DecodedListener.Binding) -> String? {
+        guard first.transport == second.transport, first.port == second.port else { return nil }
+        let a = first.address.unmapped, b = second.address.unmapped
+        if a == b { return "" }
+        for wildcard in [a, b] where wildcard.isUnspecified {
+            // A dual-stack :: socket takes IPv4 too; 0.0.0.0 takes only IPv4.
+            if !wildcard.isIPv4 { return ": :: covers every address" }
+            if a.isIPv4 && b.isIPv4 { return ": 0.0.0.0 covers every IPv4 address" }
+        }
+        return nil
+    }
+
+    private func definitionOrder(_ origin: Origin, _ name: String) -> OrderKey {
+        OrderKey(file: fileOrder[origin.file] ?? Int.max, line: origin.line ?? Int.max, name: name)
+    }
+}
+
+/// Problems and definitions ordered as an operator reads them: by file, then line, then key.
+struct OrderKey: Comparable {
+    var file: Int
+    var line: Int
+    var name: String
+
+    static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
+        (lhs.file, lhs.line, lhs.name) < (rhs.file, rhs.line, rhs.name)
+    }
+}
