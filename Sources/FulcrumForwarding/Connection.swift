@@ -33,6 +33,8 @@ struct Connection {
     var listener: Int32 = -1
     var pool: Int32 = -1
     var member: Int32 = -1
+    /// Index of `member` in the worker's flat per-member counters.
+    var memberCounter: Int32 = 0
     var client: Int32 = -1
     var server: Int32 = -1
     /// Connect attempts made so far, and which members they went to.

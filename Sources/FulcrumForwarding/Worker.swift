@@ -19,8 +19,29 @@ public final class Worker: @unchecked Sendable {
         case listener = 0, client = 1, member = 2, wake = 3
     }
 
+    /// The plan's per-listener and per-pool numbers as trivial values, so the per-event path
+    /// reads plain integers instead of copying structs that hold strings and arrays.
+    struct ListenerRules {
+        var pool: Int32
+        var connectionLimit: Int
+        var timeoutClientDataMs: Int64
+        var timeoutMemberConnectMs: Int64
+        var timeoutMemberDataMs: Int64
+    }
+
+    struct PoolRules {
+        var retries: Int32
+        var memberBase: Int32
+    }
+
     public let index: Int
     let plan: ForwardingPlan
+    private let listenerRules: [ListenerRules]
+    private let poolRules: [PoolRules]
+    private let openCounts: [ManagedAtomic<Int>]
+    private let allowedCIDRs: [[CIDR]]
+    /// Member sockaddrs, indexed by pool memberBase + member index.
+    private let memberAddresses: [SocketAddress]
     var logger: Logger
     private let poll: EventPoll
     private let wakeFD: Int32
@@ -51,6 +72,16 @@ public final class Worker: @unchecked Sendable {
                 logger: Logger, initialSlots: Int = 1024) throws(SystemError) {
         self.index = index
         self.plan = plan
+        listenerRules = plan.listeners.map {
+            ListenerRules(pool: Int32($0.pool), connectionLimit: $0.connectionLimit,
+                          timeoutClientDataMs: $0.timeoutClientDataMs,
+                          timeoutMemberConnectMs: $0.timeoutMemberConnectMs,
+                          timeoutMemberDataMs: $0.timeoutMemberDataMs)
+        }
+        poolRules = plan.pools.map { PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase)) }
+        openCounts = plan.listeners.map(\.open)
+        allowedCIDRs = plan.listeners.map(\.allowedCIDRs)
+        memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
         self.logger = logger
         self.logger[metadataKey: "worker"] = "\(index)"
         self.listenFDs = listenFDs
@@ -157,7 +188,8 @@ public final class Worker: @unchecked Sendable {
     private func acceptConnections(listener: Int) {
         let fd = listenFDs[listener]
         guard fd >= 0 else { return }
-        let lp = plan.listeners[listener]
+        let rules = listenerRules[listener]
+        let open = openCounts[listener]
         var peer = SocketAddress()
         // Level-triggered listener: a bounded batch per wake keeps one busy listener from
         // starving established connections; the rest are picked up on the next turn.
@@ -171,20 +203,22 @@ public final class Worker: @unchecked Sendable {
             } catch {
                 // ECONNABORTED and friends concern one client; EMFILE needs an operator.
                 if error.code == EMFILE || error.code == ENFILE {
-                    logger.error("accept failed: out of file descriptors", metadata: ["listener": "\(lp.name)", "error": "\(error)"])
+                    logger.error("accept failed: out of file descriptors", metadata: [
+                        "listener": "\(plan.listeners[listener].name)", "error": "\(error)",
+                    ])
                     return
                 }
                 continue
             }
             listenerCounters[listener].accepted += 1
-            if !lp.allowedCIDRs.isEmpty, !sourceAllowed(peer, lp.allowedCIDRs) {
+            if !allowedCIDRs[listener].isEmpty, !sourceAllowed(peer, allowedCIDRs[listener]) {
                 listenerCounters[listener].deniedCIDR += 1
                 close(client)
                 continue
             }
-            let open = lp.open.loadThenWrappingIncrement(ordering: .relaxed)
-            if lp.connectionLimit >= 0 && open >= lp.connectionLimit {
-                lp.open.wrappingDecrement(ordering: .relaxed)
+            let already = open.loadThenWrappingIncrement(ordering: .relaxed)
+            if rules.connectionLimit >= 0 && already >= rules.connectionLimit {
+                open.wrappingDecrement(ordering: .relaxed)
                 listenerCounters[listener].refusedLimit += 1
                 close(client)
                 continue
@@ -206,7 +240,7 @@ public final class Worker: @unchecked Sendable {
         let c = table[slot]
         c.pointee.state = .connecting
         c.pointee.listener = Int32(listener)
-        c.pointee.pool = Int32(plan.listeners[listener].pool)
+        c.pointee.pool = listenerRules[listener].pool
         c.pointee.client = client
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
@@ -229,7 +263,7 @@ public final class Worker: @unchecked Sendable {
         let c = table[slot]
         let listener = Int(c.pointee.listener)
         let poolIndex = Int(c.pointee.pool)
-        let pool = plan.pools[poolIndex]
+        let memberBase = Int(poolRules[poolIndex].memberBase)
         while true {
             var choice = selectors[poolIndex].pick(excluding: c.pointee.tried)
             if choice == nil && c.pointee.attempts > 0 {
@@ -248,10 +282,11 @@ public final class Worker: @unchecked Sendable {
             c.pointee.attempts += 1
             c.pointee.tried.insert(member)
             c.pointee.member = member
-            let target = pool.members[Int(member)]
+            c.pointee.memberCounter = Int32(memberBase) + member
+            let target = memberAddresses[memberBase + Int(member)]
             let fd: Int32
             do {
-                fd = try syscall("socket") { cfl_socket_nonblocking(target.socketAddress.family, Int32(SOCK_STREAM.rawValue)) }
+                fd = try syscall("socket") { cfl_socket_nonblocking(target.family, Int32(SOCK_STREAM.rawValue)) }
             } catch {
                 memberFailed(slot, error: error, timedOut: false)
                 if !retryAllowed(c) { listenerCounters[listener].connectFailed += 1; closeConnection(slot); return }
@@ -262,11 +297,11 @@ public final class Worker: @unchecked Sendable {
             do {
                 try poll.add(fd, events: Worker.connectEvents,
                              data: Worker.eventData(.member, slot: slot, generation: c.pointee.generation))
-                switch try Socket.connect(fd, to: target.socketAddress) {
+                switch try Socket.connect(fd, to: target) {
                 case .done:
                     established(slot)
                 case .wouldBlock:
-                    wheel.arm(slot, at: now + plan.listeners[listener].timeoutMemberConnectMs)
+                    wheel.arm(slot, at: now + listenerRules[listener].timeoutMemberConnectMs)
                 }
                 return
             } catch {
@@ -279,7 +314,7 @@ public final class Worker: @unchecked Sendable {
 
     @inline(__always)
     private func retryAllowed(_ c: UnsafeMutablePointer<Connection>) -> Bool {
-        Int(c.pointee.attempts) <= plan.pools[Int(c.pointee.pool)].retries
+        c.pointee.attempts <= poolRules[Int(c.pointee.pool)].retries
     }
 
     /// A connect attempt failed after it was started (SO_ERROR or timeout): retry or give up.
@@ -305,12 +340,12 @@ public final class Worker: @unchecked Sendable {
 
     private func memberFailed(_ slot: Int32, error: SystemError, timedOut: Bool) {
         let c = table[slot]
-        let pool = plan.pools[Int(c.pointee.pool)]
-        let counter = pool.memberBase + Int(c.pointee.member)
+        let counter = Int(c.pointee.memberCounter)
         memberCounters[counter].connectFailures += 1
         if timedOut { memberCounters[counter].connectTimeouts += 1 }
         failuresSinceLog[counter] += 1
         if now - failureLogMs[counter] >= 1000 {
+            let pool = plan.pools[Int(c.pointee.pool)]
             let member = pool.members[Int(c.pointee.member)]
             let cause = timedOut ? "connect timed out" : "connect failed: \(error.name) (\(error.reason))"
             logger.warning("member \(pool.name)/\(member.name) \(member.endpoint): \(cause)", metadata: [
@@ -326,8 +361,7 @@ public final class Worker: @unchecked Sendable {
         let c = table[slot]
         wheel.cancel(slot)
         c.pointee.state = .established
-        let pool = plan.pools[Int(c.pointee.pool)]
-        memberCounters[pool.memberBase + Int(c.pointee.member)].connections += 1
+        memberCounters[Int(c.pointee.memberCounter)].connections += 1
         // Readiness reported while connecting is unknown now: assume ready, EAGAIN corrects it.
         c.pointee.upstream = Flow(source: c.pointee.client, sink: c.pointee.server,
                                   sourceReadable: true, sinkWritable: true)
@@ -377,7 +411,7 @@ public final class Worker: @unchecked Sendable {
     @inline(__always)
     private func service(_ slot: Int32) {
         let c = table[slot]
-        let memberCounter = plan.pools[Int(c.pointee.pool)].memberBase + Int(c.pointee.member)
+        let memberCounter = Int(c.pointee.memberCounter)
         do {
             let up = try pump(&c.pointee.upstream)
             if up.read > 0 { c.pointee.lastClientActivity = now }
@@ -455,9 +489,9 @@ public final class Worker: @unchecked Sendable {
 
     private func armIdleTimer(_ slot: Int32) {
         let c = table[slot]
-        let lp = plan.listeners[Int(c.pointee.listener)]
-        let deadline = min(c.pointee.lastClientActivity + lp.timeoutClientDataMs,
-                           c.pointee.lastMemberActivity + lp.timeoutMemberDataMs)
+        let rules = listenerRules[Int(c.pointee.listener)]
+        let deadline = min(c.pointee.lastClientActivity + rules.timeoutClientDataMs,
+                           c.pointee.lastMemberActivity + rules.timeoutMemberDataMs)
         wheel.arm(slot, at: deadline)
     }
 
@@ -470,9 +504,9 @@ public final class Worker: @unchecked Sendable {
             case .connecting:
                 connectAttemptFailed(slot, error: SystemError(code: ETIMEDOUT, call: "connect"), timedOut: true)
             case .established:
-                let lp = plan.listeners[Int(c.pointee.listener)]
-                if now >= c.pointee.lastClientActivity + lp.timeoutClientDataMs
-                    || now >= c.pointee.lastMemberActivity + lp.timeoutMemberDataMs {
+                let rules = listenerRules[Int(c.pointee.listener)]
+                if now >= c.pointee.lastClientActivity + rules.timeoutClientDataMs
+                    || now >= c.pointee.lastMemberActivity + rules.timeoutMemberDataMs {
                     listenerCounters[Int(c.pointee.listener)].idleTimeouts += 1
                     closeConnection(slot)
                 } else {
@@ -497,7 +531,7 @@ public final class Worker: @unchecked Sendable {
         }
         if c.pointee.client >= 0 { close(c.pointee.client) }
         if c.pointee.server >= 0 { close(c.pointee.server) }
-        plan.listeners[Int(c.pointee.listener)].open.wrappingDecrement(ordering: .relaxed)
+        openCounts[Int(c.pointee.listener)].wrappingDecrement(ordering: .relaxed)
         table.free(slot)
     }
 
