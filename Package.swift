@@ -45,7 +45,12 @@ let package = Package(
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: ["FulcrumPools", "FulcrumConfig"]),
-        .testTarget(name: "FulcrumForwardingTests", dependencies: ["FulcrumForwarding", "FulcrumSystem"]),
+        // Test-only malloc counter (replaces malloc in the test executable, forwards to glibc).
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "FulcrumForwardingTests", dependencies: [
+            "FulcrumForwarding", "FulcrumSystem", "FulcrumConfig", "FulcrumAddress", "CAllocationCounter",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FulcrumIntegrationTests", dependencies: [
             "FulcrumAddress",
             .product(name: "Crypto", package: "swift-crypto"),

@@ -230,7 +230,12 @@ public final class Worker: @unchecked Sendable {
     @inline(__always)
     private func sourceAllowed(_ peer: SocketAddress, _ cidrs: [CIDR]) -> Bool {
         guard let source = peer.endpoint?.address else { return false }
-        for cidr in cidrs where cidr.contains(source) { return true }
+        // An index loop, not for-in: unoptimized builds box the iterator's element.
+        var i = 0
+        while i < cidrs.count {
+            if cidrs[i].contains(source) { return true }
+            i += 1
+        }
         return false
     }
 
