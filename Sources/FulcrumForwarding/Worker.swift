@@ -55,6 +55,11 @@ public final class Worker: @unchecked Sendable {
     private var expired: [Int32] = []
     private var now: Int64
     private var draining = false
+    /// Listeners taken out of epoll after accept ran out of descriptors, and until when.
+    private var listenerPausedUntil: [Int64]
+    private var pausedListeners = 0
+    private var acceptErrorLogMs = Int64.min / 2
+    private static let listenerPauseMs: Int64 = 100
 
     public private(set) var listenerCounters: [ListenerCounters]
     public private(set) var memberCounters: [MemberCounters]
@@ -95,6 +100,7 @@ public final class Worker: @unchecked Sendable {
         expired.reserveCapacity(initialSlots)
         listenerCounters = Array(repeating: ListenerCounters(), count: plan.listeners.count)
         memberCounters = Array(repeating: MemberCounters(), count: plan.memberCount)
+        listenerPausedUntil = Array(repeating: 0, count: listenFDs.count)
         failureLogMs = Array(repeating: Int64.min / 2, count: plan.memberCount)
         failuresSinceLog = Array(repeating: 0, count: plan.memberCount)
         try poll.add(wakeFD, events: EventPoll.readable, data: EventKind.wake.rawValue)
@@ -125,7 +131,8 @@ public final class Worker: @unchecked Sendable {
     public func run() {
         defer { teardown() }
         while true {
-            let timeout = wheel.millisecondsToNextTick(now: now)
+            var timeout = wheel.millisecondsToNextTick(now: now)
+            if pausedListeners > 0 && (timeout < 0 || timeout > 10) { timeout = 10 }
             let ready: Int
             do {
                 ready = try poll.wait(timeoutMs: timeout)
@@ -138,6 +145,7 @@ public final class Worker: @unchecked Sendable {
                 dispatch(data: poll.data(at: i), events: poll.events(at: i))
             }
             if !wheel.isEmpty { fireTimers() }
+            if pausedListeners > 0 { resumeListeners() }
             if draining && table.active == 0 { return }
             if control.load(ordering: .relaxed) == .stop { return }
         }
@@ -201,11 +209,11 @@ public final class Worker: @unchecked Sendable {
                 case let .done(accepted): client = accepted
                 }
             } catch {
-                // ECONNABORTED and friends concern one client; EMFILE needs an operator.
-                if error.code == EMFILE || error.code == ENFILE {
-                    logger.error("accept failed: out of file descriptors", metadata: [
-                        "listener": "\(plan.listeners[listener].name)", "error": "\(error)",
-                    ])
+                // ECONNABORTED and friends concern one client. Out of descriptors, the pending
+                // connection stays queued and the level-triggered listener would wake us in a
+                // tight loop: pause it briefly instead (HAProxy does the same).
+                if error.code == EMFILE || error.code == ENFILE || error.code == ENOBUFS || error.code == ENOMEM {
+                    pauseListener(listener, error: error)
                     return
                 }
                 continue
@@ -224,6 +232,32 @@ public final class Worker: @unchecked Sendable {
                 continue
             }
             startConnection(client: client, listener: listener)
+        }
+    }
+
+    private func pauseListener(_ listener: Int, error: SystemError) {
+        poll.remove(listenFDs[listener])
+        listenerPausedUntil[listener] = now + Worker.listenerPauseMs
+        pausedListeners += 1
+        if now - acceptErrorLogMs >= 1000 {
+            logger.error("listener \(plan.listeners[listener].name): accept failed, pausing it for \(Worker.listenerPauseMs) ms", metadata: [
+                "listener": "\(plan.listeners[listener].name)", "error": "\(error)",
+            ])
+            acceptErrorLogMs = now
+        }
+    }
+
+    private func resumeListeners() {
+        for i in listenerPausedUntil.indices where listenerPausedUntil[i] != 0 && now >= listenerPausedUntil[i] {
+            listenerPausedUntil[i] = 0
+            pausedListeners -= 1
+            guard listenFDs[i] >= 0 else { continue }
+            do {
+                try poll.add(listenFDs[i], events: EventPoll.readable,
+                             data: Worker.eventData(.listener, slot: Int32(i), generation: 0))
+            } catch {
+                logger.error("cannot resume listener", metadata: ["listener": "\(plan.listeners[i].name)", "error": "\(error)"])
+            }
         }
     }
 
