@@ -80,7 +80,10 @@ final class DataIntegrityTests: FulcrumTestCase {
             do {
                 try socket.send(chunk)
             } catch {
-                throw TestFailure("send failed after \(stream.produced - chunk.count) bytes: \(error)")
+                throw TestFailure("send failed after \(stream.produced - chunk.count) bytes: \(error)\n\(daemon.diagnostics)")
+            }
+            if monotonicNow() - start > 180 {
+                throw TestFailure("sending 256 MiB took more than 180 s (\(stream.produced) bytes so far)\n\(daemon.diagnostics)")
             }
         }
         socket.shutdownWrite()

@@ -294,14 +294,25 @@ enum Sock {
         }
     }
 
-    static func sendAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws {
+    /// Sends everything within `timeout` seconds (for the whole buffer, however the kernel
+    /// splits it), else throws ETIMEDOUT.
+    static func sendAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, timeout: Double) throws {
         guard var pointer = buffer.baseAddress else { return }
         var remaining = buffer.count
+        let deadline = monotonicNow() + timeout
         while remaining > 0 {
-            let n = Glibc.send(fd, pointer, remaining, Int32(MSG_NOSIGNAL))
+            let n = Glibc.send(fd, pointer, remaining, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
             if n < 0 {
-                if errno == EINTR { continue }
-                throw SocketError("send", errno)
+                let err = errno
+                if err == EINTR { continue }
+                if err == EAGAIN || err == EWOULDBLOCK {
+                    let wait = deadline - monotonicNow()
+                    guard wait > 0, try poll(fd, events: Int16(POLLOUT), timeout: wait) else {
+                        throw SocketError("send (\(buffer.count - remaining) of \(buffer.count) bytes sent, peer not reading for \(timeout) s)", ETIMEDOUT)
+                    }
+                    continue
+                }
+                throw SocketError("send", err)
             }
             pointer += n
             remaining -= n
@@ -313,8 +324,12 @@ enum Sock {
         while true {
             let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, 0)
             if n >= 0 { return n }
-            if errno == EINTR { continue }
-            throw SocketError("recv", errno)
+            let err = errno
+            if err == EINTR { continue }
+            if err == EAGAIN || err == EWOULDBLOCK {
+                throw SocketError("recv (nothing arrived within the socket's receive timeout)", err)
+            }
+            throw SocketError("recv", err)
         }
     }
 }
@@ -354,11 +369,13 @@ enum CloseOutcome: Equatable, CustomStringConvertible {
 /// A blocking TCP socket with receive/send timeouts. Closing is idempotent.
 final class TCPSocket {
     let fd: Int32
+    let ioTimeout: Double
     private let lock = NSLock()
     private var closed = false
 
     init(fd: Int32, ioTimeout: Double) {
         self.fd = fd
+        self.ioTimeout = ioTimeout
         Sock.setTimeouts(fd, receive: ioTimeout, send: ioTimeout)
     }
 
@@ -385,9 +402,9 @@ final class TCPSocket {
 
     var localAddress: SocketAddress? { try? SocketAddress.local(of: fd) }
 
-    func send(_ buffer: UnsafeRawBufferPointer) throws { try Sock.sendAll(fd, buffer) }
+    func send(_ buffer: UnsafeRawBufferPointer) throws { try Sock.sendAll(fd, buffer, timeout: ioTimeout) }
 
-    func send(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try Sock.sendAll(fd, $0) } }
+    func send(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try Sock.sendAll(fd, $0, timeout: ioTimeout) } }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 
@@ -407,8 +424,10 @@ final class TCPSocket {
         return result
     }
 
-    /// Reads until EOF, hashing everything; throws on error/timeout or past `limit` bytes.
-    func readToEOF(limit: Int = Int.max) throws -> (count: Int, digest: SHA256Digest) {
+    /// Reads until EOF, hashing everything; throws on error, on a read stalled for ioTimeout,
+    /// past `limit` bytes, or when it takes more than `totalTimeout` seconds in all.
+    func readToEOF(limit: Int = Int.max, totalTimeout: Double = 180) throws -> (count: Int, digest: SHA256Digest) {
+        let deadline = monotonicNow() + totalTimeout
         let size = 256 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
         defer { buffer.deallocate() }
@@ -420,6 +439,9 @@ final class TCPSocket {
             hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             total += n
             if total > limit { throw TestFailure("received more than \(limit) bytes") }
+            if monotonicNow() > deadline {
+                throw TestFailure("reading to EOF took more than \(totalTimeout) s (\(total) bytes so far)")
+            }
         }
         return (total, hasher.finalize())
     }
@@ -648,7 +670,11 @@ func echoRoundTrip(_ socket: TCPSocket, seed: UInt64, size: Int, timeout: Double
     startThread(name: "fulcrum-it-sender") {
         let stream = PayloadStream(seed: seed, total: size)
         do {
-            while let chunk = stream.nextChunk() { try socket.send(chunk) }
+            let deadline = monotonicNow() + timeout
+            while let chunk = stream.nextChunk() {
+                try socket.send(chunk)
+                if monotonicNow() > deadline { throw TestFailure("sending \(size) bytes took more than \(timeout) s") }
+            }
             socket.shutdownWrite()
             sendResult.withLock { $0 = .success(stream.digest()) }
         } catch {
@@ -658,7 +684,7 @@ func echoRoundTrip(_ socket: TCPSocket, seed: UInt64, size: Int, timeout: Double
     }
     let received: (count: Int, digest: SHA256Digest)
     do {
-        received = try socket.readToEOF(limit: size * 2)
+        received = try socket.readToEOF(limit: size * 2, totalTimeout: timeout)
     } catch {
         _ = senderDone.wait(timeout: .now() + 5)
         throw TestFailure("reading the echo failed after sending \(sendResult.current.map { "\($0)" } ?? "(sender still running)"): \(error)")
@@ -821,7 +847,7 @@ final class TestServer {
         func sendRandom(_ bytes: Int) throws {
             let stream = PayloadStream(seed: UInt64.random(in: 1...UInt64.max), total: bytes)
             while let chunk = stream.nextChunk() {
-                try Sock.sendAll(fd, chunk)
+                try Sock.sendAll(fd, chunk, timeout: ioTimeout)
                 result.sentBytes += chunk.count
             }
             result.sentDigest = stream.digest()
@@ -837,7 +863,7 @@ final class TestServer {
                     let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
                     received.update(bufferPointer: chunk)
                     result.receivedBytes += n
-                    try Sock.sendAll(fd, chunk)
+                    try Sock.sendAll(fd, chunk, timeout: ioTimeout)
                     result.sentBytes += n
                 }
                 result.receivedDigest = received.finalize()
