@@ -236,11 +236,12 @@ public final class Worker: @unchecked Sendable {
     }
 
     private func pauseListener(_ listener: Int, error: SystemError) {
+        guard listenFDs[listener] >= 0, listenerPausedUntil[listener] == 0 else { return }
         poll.remove(listenFDs[listener])
         listenerPausedUntil[listener] = now + Worker.listenerPauseMs
         pausedListeners += 1
         if now - acceptErrorLogMs >= 1000 {
-            logger.error("listener \(plan.listeners[listener].name): accept failed, pausing it for \(Worker.listenerPauseMs) ms", metadata: [
+            logger.error("listener \(plan.listeners[listener].name): out of resources, pausing accept for \(Worker.listenerPauseMs) ms", metadata: [
                 "listener": "\(plan.listeners[listener].name)", "error": "\(error)",
             ])
             acceptErrorLogMs = now
@@ -327,9 +328,12 @@ public final class Worker: @unchecked Sendable {
             do {
                 fd = try syscall("socket") { cfl_socket_nonblocking(target.family, Int32(SOCK_STREAM.rawValue)) }
             } catch {
-                memberFailed(slot, error: error, timedOut: false)
-                if !retryAllowed(c) { listenerCounters[listener].connectFailed += 1; closeConnection(slot); return }
-                continue
+                // No socket is this host's problem (descriptors, memory), not the member's:
+                // nothing is counted against it, the client is closed, and accepting pauses.
+                listenerCounters[listener].connectFailed += 1
+                closeConnection(slot)
+                pauseListener(listener, error: error)
+                return
             }
             Socket.setNoDelay(fd)
             c.pointee.server = fd
