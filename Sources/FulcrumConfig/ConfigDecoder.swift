@@ -4,7 +4,7 @@ import FulcrumAddress
 /// first problem: everything is reported to `diagnostics`, and the Config is only returned
 /// when nothing was wrong with it.
 struct ConfigDecoder {
-    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "status", "listener", "pool"]
+    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "status", "listener", "pool"]
 
     let diagnostics: Diagnostics
     let onlineCPUs: Int
@@ -18,6 +18,7 @@ struct ConfigDecoder {
         let grace = top.integer("shutdown_grace", 0...3_600_000, default: Config.defaultShutdownGraceMs,
                                 unit: " (milliseconds)")
         let pipeSize = top.integer("pipe_size", 4096...1_048_576, default: Config.defaultPipeSize, unit: " (bytes)")
+        let copySmallReads = top.boolean("copy_small_reads", default: Config.defaultCopySmallReads)
         let statusSocket = decodeStatus(top)
 
         let poolTables = top.namedTables("pool", kind: "pool", header: "pool.NAME")
@@ -34,12 +35,14 @@ struct ConfigDecoder {
         checkDefaultPools(listeners, poolNames: poolNames)
         checkBindConflicts(listeners)
 
-        guard let workers, let grace, let pipeSize, let statusSocket else { return nil }
+        guard let workers, let grace, let pipeSize, let copySmallReads, let statusSocket else { return nil }
         let validPools = pools.compactMap { $0 }
         let validListeners = listeners.compactMap(\.listener)
         guard validPools.count == pools.count, validListeners.count == listeners.count else { return nil }
-        return Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: statusSocket,
-                      listeners: validListeners, pools: validPools)
+        var config = Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: statusSocket,
+                            listeners: validListeners, pools: validPools)
+        config.copySmallReads = copySmallReads
+        return config
     }
 
     private func decodeStatus(_ top: TableReader) -> String? {

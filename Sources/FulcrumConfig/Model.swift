@@ -9,6 +9,9 @@ public struct Config: Sendable, Equatable {
     public var shutdownGraceMs: Int
     /// Capacity asked of the kernel for each splice pipe (F_SETPIPE_SZ), in bytes.
     public var pipeSize: Int
+    /// Reads smaller than a page are moved with recv/send through a per-worker buffer instead
+    /// of two splices; bulk transfers always splice.
+    public var copySmallReads = Config.defaultCopySmallReads
     /// Status socket path ([status] socket). Served from a later release; validated now.
     public var statusSocket: String
     /// Listeners, sorted by name.
@@ -32,6 +35,7 @@ public struct Config: Sendable, Equatable {
 
     public static let defaultShutdownGraceMs = 10_000
     public static let defaultPipeSize = 65_536
+    public static let defaultCopySmallReads = true
     public static let defaultStatusSocket = "/run/fulcrum/status.sock"
 }
 

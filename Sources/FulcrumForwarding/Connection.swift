@@ -15,6 +15,9 @@ struct Flow {
     var sourceEnded = false
     /// The FIN has been passed on with shutdown(SHUT_WR).
     var sinkShut = false
+    /// Move the next read with recv/send through the worker's small buffer instead of splice.
+    /// Set while reads stay under a page; a read that fills the buffer switches to splice.
+    var copying = false
 
     var hasPipe: Bool { pipe.read >= 0 }
     var finished: Bool { sourceEnded && sinkShut }

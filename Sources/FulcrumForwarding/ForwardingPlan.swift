@@ -41,6 +41,7 @@ public final class ForwardingPlan: @unchecked Sendable {
     public let pools: [PoolPlan]
     public let memberCount: Int
     public let pipeSize: Int
+    public let copySmallReads: Bool
 
     public init(config: Config) {
         var pools: [PoolPlan] = []
@@ -67,5 +68,6 @@ public final class ForwardingPlan: @unchecked Sendable {
                 open: ManagedAtomic(0))
         }
         pipeSize = config.pipeSize
+        copySmallReads = config.copySmallReads
     }
 }

@@ -52,6 +52,9 @@ public final class Worker: @unchecked Sendable {
     private var table: ConnectionTable
     private var wheel: TimerWheel
     private var pipes: PipePool
+    /// The one buffer small reads are copied through (see copySmallRead).
+    private let copyBuffer: UnsafeMutableRawPointer
+    static let copyBufferSize = 4096
     private var expired: [Int32] = []
     private var now: Int64
     private var draining = false
@@ -97,6 +100,7 @@ public final class Worker: @unchecked Sendable {
         table = ConnectionTable(capacity: initialSlots)
         wheel = TimerWheel(capacity: initialSlots, now: now)
         pipes = PipePool(size: plan.pipeSize)
+        copyBuffer = UnsafeMutableRawPointer.allocate(byteCount: Worker.copyBufferSize, alignment: 64)
         expired.reserveCapacity(initialSlots)
         listenerCounters = Array(repeating: ListenerCounters(), count: plan.listeners.count)
         memberCounters = Array(repeating: MemberCounters(), count: plan.memberCount)
@@ -407,9 +411,9 @@ public final class Worker: @unchecked Sendable {
         memberCounters[Int(c.pointee.memberCounter)].connections += 1
         // Readiness reported while connecting is unknown now: assume ready, EAGAIN corrects it.
         c.pointee.upstream = Flow(source: c.pointee.client, sink: c.pointee.server,
-                                  sourceReadable: true, sinkWritable: true)
+                                  sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
         c.pointee.downstream = Flow(source: c.pointee.server, sink: c.pointee.client,
-                                    sourceReadable: true, sinkWritable: true)
+                                    sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
         armIdleTimer(slot)
@@ -513,6 +517,17 @@ public final class Worker: @unchecked Sendable {
                 break
             }
             guard f.sourceReadable else { break }
+            if f.copying {
+                switch try copySmallRead(&f) {
+                case let .done(moved):
+                    read += moved.read
+                    written += moved.written
+                    continue
+                case .wouldBlock:
+                    f.sourceReadable = false
+                    return (read, written)
+                }
+            }
             if !f.hasPipe { f.pipe = try pipes.acquire() }
             switch try Splice.move(from: f.source, to: f.pipe.write, length: f.pipe.capacity) {
             case .done(0):
@@ -520,12 +535,50 @@ public final class Worker: @unchecked Sendable {
             case let .done(n):
                 f.buffered = n
                 read += n
+                // A short read means the peer talks in small messages: two splices and a pipe
+                // cost more than a copy for those.
+                if n < Worker.copyBufferSize && plan.copySmallReads { f.copying = true }
             case .wouldBlock:
                 f.sourceReadable = false
                 return (read, written)
             }
         }
         return (read, written)
+    }
+
+    /// One read of at most a page with recv into the worker's buffer, sent straight on. What
+    /// the sink does not take goes into the flow's pipe (empty here, and at least two pages),
+    /// so no per-connection buffer exists and ordering is kept: the pipe drains first.
+    @inline(__always)
+    private func copySmallRead(_ f: inout Flow) throws(SystemError) -> IOResult<(read: Int, written: Int)> {
+        let n: Int
+        switch try Socket.receive(f.source, into: copyBuffer, count: Worker.copyBufferSize) {
+        case .wouldBlock: return .wouldBlock
+        case let .done(count): n = count
+        }
+        if n == 0 {
+            f.sourceEnded = true
+            return .done((0, 0))
+        }
+        // A full buffer means bulk data is coming: splice from the next read on.
+        if n == Worker.copyBufferSize { f.copying = false }
+        var sent = 0
+        if f.sinkWritable {
+            switch try Socket.send(f.sink, from: copyBuffer, count: n) {
+            case let .done(count): sent = count
+            case .wouldBlock: f.sinkWritable = false
+            }
+        }
+        if sent < n {
+            if !f.hasPipe { f.pipe = try pipes.acquire() }
+            switch try Splice.write(f.pipe.write, from: copyBuffer + sent, count: n - sent) {
+            case let .done(count) where count == n - sent:
+                f.buffered = count
+            default:
+                throw SystemError(code: EAGAIN, call: "write(pipe)")
+            }
+        }
+        return .done((n, sent))
     }
 
     // MARK: timers
@@ -585,6 +638,7 @@ public final class Worker: @unchecked Sendable {
         for fd in listenFDs where fd >= 0 { close(fd) }
         listenFDs = listenFDs.map { _ in -1 }
         pipes.closeAll()
+        copyBuffer.deallocate()
         close(wakeFD)
         poll.close()
         table.deallocate()

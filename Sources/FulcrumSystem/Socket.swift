@@ -102,3 +102,25 @@ public enum Socket {
         return rc == 0 ? address.endpoint : nil
     }
 }
+
+extension Socket {
+    /// recv(2) without blocking; `.done(0)` means end of stream.
+    @inline(__always)
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try retryingSyscall("recv") { Glibc.recv(fd, buffer, count, Int32(MSG_DONTWAIT)) }
+    }
+
+    /// send(2) without blocking and without SIGPIPE; may send fewer bytes than asked.
+    @inline(__always)
+    public static func send(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try retryingSyscall("send") { Glibc.send(fd, buffer, count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+    }
+}
+
+extension Splice {
+    /// write(2) into a pipe (the overflow of a copied read whose sink would block).
+    @inline(__always)
+    public static func write(_ fd: Int32, from buffer: UnsafeRawPointer, count: Int) throws(SystemError) -> IOResult<Int> {
+        try retryingSyscall("write") { Glibc.write(fd, buffer, count) }
+    }
+}

@@ -13,15 +13,24 @@ import XCTest
 /// thread whose allocations are counted by the test-only malloc replacement.
 final class AllocationTests: XCTestCase {
     func testSteadyStateConnectionsAllocateNothing() throws {
+        try steadyStateAllocations(copySmallReads: true)
+    }
+
+    func testSteadyStateConnectionsAllocateNothingSpliceOnly() throws {
+        try steadyStateAllocations(copySmallReads: false)
+    }
+
+    private func steadyStateAllocations(copySmallReads: Bool) throws {
         let member = try EchoMember()
         defer { member.stop() }
         let listenFD = try Socket.makeTCPListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
         let port = Socket.localEndpoint(listenFD)!.port
-        let config = Config(
+        var config = Config(
             workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
             listeners: [Listener(name: "l", address: .v4(0x7F00_0001), port: port, defaultPool: "p",
                                  connectionLimit: 10_000, allowedCIDRs: [CIDR("127.0.0.0/8")!])],
             pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: member.port)])])
+        config.copySmallReads = copySmallReads
         let worker = try Worker(index: 0, workerCount: 1, plan: ForwardingPlan(config: config),
                                 listenFDs: [listenFD], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         let done = DispatchSemaphore(value: 0)

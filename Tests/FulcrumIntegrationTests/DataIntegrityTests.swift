@@ -14,10 +14,21 @@ final class DataIntegrityTests: FulcrumTestCase {
     }
 
     /// 64 concurrent clients each send 4 MiB of random bytes to echo members and read them back.
+    /// Small reads are copied, bulk reads spliced (the default).
     func testConcurrentClientsEchoIntegrity() throws {
+        try concurrentEchoIntegrity(copySmallReads: true)
+    }
+
+    /// The same with every read spliced.
+    func testConcurrentClientsEchoIntegritySpliceOnly() throws {
+        try concurrentEchoIntegrity(copySmallReads: false)
+    }
+
+    private func concurrentEchoIntegrity(copySmallReads: Bool) throws {
         let servers = try (0..<3).map { _ in try makeServer(mode: .echo) }
         let port = try freePort()
         let daemon = try startFulcrum(DaemonConfig(
+            extraMain: ["copy_small_reads = \(copySmallReads)"],
             listeners: [ListenerSpec(port: port)],
             pools: [PoolSpec(retries: 3, members: members(servers))]))
 
@@ -61,6 +72,42 @@ final class DataIntegrityTests: FulcrumTestCase {
             for record in records where record.error != nil {
                 XCTFail("member m\(i + 1) connection \(record.id) ended with error: \(record.error!)")
             }
+        }
+    }
+
+    /// Request/response traffic in messages of 1 byte to 9 KB, so reads cross the 4 KiB line
+    /// between the copy path and splice both ways; every echo must match its message.
+    func testMixedSizeMessagesIntegrity() throws {
+        for copySmallReads in [true, false] {
+            let member = try makeServer(mode: .echo)
+            let port = try freePort()
+            let daemon = try startFulcrum(DaemonConfig(
+                extraMain: ["copy_small_reads = \(copySmallReads)"],
+                listeners: [ListenerSpec(port: port)],
+                pools: [PoolSpec(members: [MemberSpec(name: "m1", port: member.port)])]))
+            let failures = Locked<[String]>([])
+            let finished = runConcurrently(8, timeout: 120) { client in
+                do {
+                    let socket = try self.connect(port: port, ioTimeout: 10)
+                    var rng = SplitMix(seed: UInt64(client) &+ (copySmallReads ? 1000 : 2000))
+                    for i in 0..<1500 {
+                        let size = 1 + Int(rng.next() % (i % 10 == 0 ? 9000 : 300))
+                        let message = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                        try socket.send(message)
+                        let echoed = try socket.recvExactly(size)
+                        if echoed != message {
+                            failures.withLock { $0.append("client \(client) message \(i) (\(size) bytes) came back different") }
+                            return
+                        }
+                    }
+                    socket.close()
+                } catch {
+                    failures.withLock { $0.append("client \(client): \(error)") }
+                }
+            }
+            XCTAssertTrue(finished, "clients did not finish (copy_small_reads = \(copySmallReads))")
+            XCTAssertEqual(failures.current, [], "copy_small_reads = \(copySmallReads)\n\(daemon.diagnostics)")
+            try terminate(daemon)
         }
     }
 
@@ -206,5 +253,18 @@ final class DataIntegrityTests: FulcrumTestCase {
         if let peer = member.allRecords.first?.peer {
             XCTAssertTrue(peer.hasPrefix("[::1]"), "member should be reached over IPv6, saw peer \(peer)")
         }
+    }
+}
+
+/// A tiny deterministic generator for message sizes and bytes.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -65,6 +65,8 @@ struct ListenerSpec {
 struct DaemonConfig {
     var workers: Int = 2
     var shutdownGrace: Int? = 2000
+    /// Extra top-level `key = value` lines for fulcrum.toml.
+    var extraMain: [String] = []
     var listeners: [ListenerSpec]
     var pools: [PoolSpec]
 
@@ -73,6 +75,7 @@ struct DaemonConfig {
     var mainFile: String {
         var lines = ["# written by FulcrumIntegrationTests", "workers = \(workers)"]
         if let shutdownGrace { lines.append("shutdown_grace = \(shutdownGrace)") }
+        lines += extraMain
         return lines.joined(separator: "\n") + "\n"
     }
 
