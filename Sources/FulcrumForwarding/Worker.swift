@@ -288,7 +288,6 @@ public final class Worker: @unchecked Sendable {
         c.pointee.client = client
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
-        Socket.setNoDelay(client)
         do {
             try poll.add(client, events: Worker.connectEvents,
                          data: Worker.eventData(.client, slot: slot, generation: c.pointee.generation))
@@ -430,7 +429,10 @@ public final class Worker: @unchecked Sendable {
         case .connecting:
             if isMember {
                 guard writable else { return }
-                if let error = Socket.pendingError(c.pointee.server) {
+                // Writable without error or hangup is a finished handshake; only a failure
+                // needs SO_ERROR to say why (saves a syscall per connection).
+                let failed = events & (EventPoll.error | EventPoll.hangup) != 0
+                if failed, let error = Socket.pendingError(c.pointee.server) {
                     connectAttemptFailed(slot, error: error, timedOut: false)
                 } else {
                     established(slot)

@@ -14,6 +14,9 @@ public enum Socket {
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)")
             try setOption(fd, SOL_SOCKET, CFL_SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)")
+            // Accepted sockets inherit TCP_NODELAY from the listener: one call instead of one
+            // per connection.
+            try setOption(fd, CFL_SOL_TCP, CFL_TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)")
             if endpoint.address.isIPv4 {
                 try setOption(fd, Int32(IPPROTO_IP), CFL_IP_FREEBIND, 1, "setsockopt(IP_FREEBIND)")
             } else {
