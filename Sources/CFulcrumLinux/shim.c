@@ -1,6 +1,7 @@
 #include "CFulcrumLinux.h"
 
 #include <fcntl.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -90,3 +91,17 @@ int64_t cfl_monotonic_ms(void) {
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+_Static_assert(sizeof(struct cfl_mmsghdr) == sizeof(struct mmsghdr), "cfl_mmsghdr size");
+_Static_assert(offsetof(struct cfl_mmsghdr, msg_hdr) == offsetof(struct mmsghdr, msg_hdr), "msg_hdr offset");
+_Static_assert(offsetof(struct cfl_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len), "msg_len offset");
+
+int cfl_recvmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count) {
+    return recvmmsg(fd, (struct mmsghdr *)msgs, count, MSG_DONTWAIT, NULL);
+}
+
+int cfl_sendmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count) {
+    return sendmmsg(fd, (struct mmsghdr *)msgs, count, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+const int CFL_MSG_TRUNC = MSG_TRUNC;

@@ -4,7 +4,7 @@ import FulcrumAddress
 /// first problem: everything is reported to `diagnostics`, and the Config is only returned
 /// when nothing was wrong with it.
 struct ConfigDecoder {
-    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "status", "listener", "pool"]
+    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions", "status", "listener", "pool"]
 
     let diagnostics: Diagnostics
     let onlineCPUs: Int
@@ -19,6 +19,7 @@ struct ConfigDecoder {
                                 unit: " (milliseconds)")
         let pipeSize = top.integer("pipe_size", 4096...1_048_576, default: Config.defaultPipeSize, unit: " (bytes)")
         let copySmallReads = top.boolean("copy_small_reads", default: Config.defaultCopySmallReads)
+        let udpMaxSessions = top.integer("udp_max_sessions", 1...10_000_000, default: Config.defaultUDPMaxSessions)
         let statusSocket = decodeStatus(top)
 
         let poolTables = top.namedTables("pool", kind: "pool", header: "pool.NAME")
@@ -35,13 +36,16 @@ struct ConfigDecoder {
         checkDefaultPools(listeners, poolNames: poolNames)
         checkBindConflicts(listeners)
 
-        guard let workers, let grace, let pipeSize, let copySmallReads, let statusSocket else { return nil }
+        guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let statusSocket else {
+            return nil
+        }
         let validPools = pools.compactMap { $0 }
         let validListeners = listeners.compactMap(\.listener)
         guard validPools.count == pools.count, validListeners.count == listeners.count else { return nil }
         var config = Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: statusSocket,
                             listeners: validListeners, pools: validPools)
         config.copySmallReads = copySmallReads
+        config.udpMaxSessions = udpMaxSessions
         return config
     }
 

@@ -28,10 +28,9 @@ enum ListenerSchema {
 
     static func decode(name: String, _ table: TableReader) -> DecodedListener {
         table.rejectUnknownKeys(allowed: keys)
-        let transport = table.string("protocol", expected: "a string (TCP)", default: TransportProtocol.tcp) { text in
+        let transport = table.string("protocol", expected: "a string (TCP or UDP)", default: TransportProtocol.tcp) { text in
             switch TransportProtocol(rawValue: text) {
-            case .tcp?: return .valid(.tcp)
-            case .udp?: return .invalid("\"UDP\" listeners are not supported yet; allowed: TCP")
+            case let known?: return .valid(known)
             case nil: return .invalid("\(quoted(text)) is not a protocol; allowed: TCP, UDP")
             }
         }

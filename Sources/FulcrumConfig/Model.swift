@@ -12,6 +12,8 @@ public struct Config: Sendable, Equatable {
     /// Reads smaller than a page are moved with recv/send through a per-worker buffer instead
     /// of two splices; bulk transfers always splice.
     public var copySmallReads = Config.defaultCopySmallReads
+    /// UDP sessions each worker keeps at most; the least recently used is evicted past it.
+    public var udpMaxSessions = Config.defaultUDPMaxSessions
     /// Status socket path ([status] socket). Served from a later release; validated now.
     public var statusSocket: String
     /// Listeners, sorted by name.
@@ -36,6 +38,8 @@ public struct Config: Sendable, Equatable {
     public static let defaultShutdownGraceMs = 10_000
     public static let defaultPipeSize = 65_536
     public static let defaultCopySmallReads = true
+    /// 65,536 sessions x (one socket + ~200 bytes of table) per worker.
+    public static let defaultUDPMaxSessions = 65_536
     public static let defaultStatusSocket = "/run/fulcrum/status.sock"
 }
 

@@ -37,9 +37,21 @@ public final class Engine: @unchecked Sendable {
                     }
                 }
             }
+            var udpSockets = Array(repeating: [Int32](), count: count)
+            for listener in plan.udpListeners {
+                for w in 0..<count {
+                    do {
+                        udpSockets[w].append(try Datagram.makeListener(listener.endpoint))
+                    } catch {
+                        for fds in udpSockets { for fd in fds { close(fd) } }
+                        throw StartError(listener: listener.name, endpoint: "\(listener.endpoint)", cause: error)
+                    }
+                }
+            }
             var built: [Worker] = []
             for w in 0..<count {
-                built.append(try Worker(index: w, workerCount: count, plan: plan, listenFDs: sockets[w], logger: logger))
+                built.append(try Worker(index: w, workerCount: count, plan: plan, listenFDs: sockets[w],
+                                        udpListenFDs: udpSockets[w], logger: logger))
             }
             workers = built
         } catch {
@@ -80,6 +92,18 @@ public final class Engine: @unchecked Sendable {
     public func listenerCounters() -> [ListenerCounters] {
         workers.reduce(Array(repeating: ListenerCounters(), count: plan.listeners.count)) { sum, w in
             zip(sum, w.listenerCounters).map(+)
+        }
+    }
+
+    public func udpListenerCounters() -> [UDPListenerCounters] {
+        workers.reduce(Array(repeating: UDPListenerCounters(), count: plan.udpListeners.count)) { sum, w in
+            zip(sum, w.udpListenerCounters).map(+)
+        }
+    }
+
+    public func udpMemberCounters() -> [UDPMemberCounters] {
+        workers.reduce(Array(repeating: UDPMemberCounters(), count: plan.memberCount)) { sum, w in
+            zip(sum, w.udpMemberCounters).map(+)
         }
     }
 

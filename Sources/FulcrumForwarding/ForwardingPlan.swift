@@ -37,7 +37,11 @@ public final class ForwardingPlan: @unchecked Sendable {
         public let memberBase: Int
     }
 
+    /// TCP listeners.
     public let listeners: [ListenerPlan]
+    /// UDP listeners (connection_limit and timeout_member_* do not apply to them).
+    public let udpListeners: [ListenerPlan]
+    public let udpMaxSessions: Int
     public let pools: [PoolPlan]
     public let memberCount: Int
     public let pipeSize: Int
@@ -56,7 +60,7 @@ public final class ForwardingPlan: @unchecked Sendable {
         }
         memberCount = base
         self.pools = pools
-        listeners = config.listeners.filter { $0.transport == .tcp }.map { l in
+        func plan(_ l: Listener) -> ListenerPlan {
             ListenerPlan(
                 name: l.name, endpoint: l.endpoint,
                 pool: config.pools.firstIndex { $0.name == l.defaultPool }!,
@@ -67,6 +71,9 @@ public final class ForwardingPlan: @unchecked Sendable {
                 allowedCIDRs: l.allowedCIDRs,
                 open: ManagedAtomic(0))
         }
+        listeners = config.listeners.filter { $0.transport == .tcp }.map(plan)
+        udpListeners = config.listeners.filter { $0.transport == .udp }.map(plan)
+        udpMaxSessions = config.udpMaxSessions
         pipeSize = config.pipeSize
         copySmallReads = config.copySmallReads
     }

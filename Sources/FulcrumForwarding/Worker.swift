@@ -16,7 +16,7 @@ public final class Worker: @unchecked Sendable {
 
     /// What an epoll event refers to, packed in its 64-bit data with the slot's generation.
     enum EventKind: UInt64 {
-        case listener = 0, client = 1, member = 2, wake = 3
+        case listener = 0, client = 1, member = 2, wake = 3, udpListener = 4, udpSession = 5
     }
 
     /// The plan's per-listener and per-pool numbers as trivial values, so the per-event path
@@ -58,6 +58,8 @@ public final class Worker: @unchecked Sendable {
     private var expired: [Int32] = []
     private var now: Int64
     private var draining = false
+    /// The UDP side, when this config has UDP listeners.
+    private var udp: UDPForwarder?
     /// Listeners taken out of epoll after accept ran out of descriptors, and until when.
     private var listenerPausedUntil: [Int64]
     private var pausedListeners = 0
@@ -75,8 +77,9 @@ public final class Worker: @unchecked Sendable {
         | EventPoll.edgeTriggered
     private static let acceptBatch = 64
 
-    /// `listenFDs[i]` is this worker's bound, listening socket for `plan.listeners[i]`.
-    public init(index: Int, workerCount: Int, plan: ForwardingPlan, listenFDs: [Int32],
+    /// `listenFDs[i]` is this worker's bound, listening socket for `plan.listeners[i]`;
+    /// `udpListenFDs[i]` its bound socket for `plan.udpListeners[i]`.
+    public init(index: Int, workerCount: Int, plan: ForwardingPlan, listenFDs: [Int32], udpListenFDs: [Int32] = [],
                 logger: Logger, initialSlots: Int = 1024) throws(SystemError) {
         self.index = index
         self.plan = plan
@@ -111,6 +114,21 @@ public final class Worker: @unchecked Sendable {
         for (i, fd) in listenFDs.enumerated() {
             try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.listener, slot: Int32(i), generation: 0))
         }
+        if !udpListenFDs.isEmpty {
+            udp = UDPForwarder(plan: plan, poll: poll, listenFDs: udpListenFDs, workerIndex: index,
+                               workerCount: workerCount, maxSessions: plan.udpMaxSessions, logger: self.logger)
+            for (i, fd) in udpListenFDs.enumerated() {
+                try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.udpListener, slot: Int32(i), generation: 0))
+            }
+        }
+    }
+
+    public var udpListenerCounters: [UDPListenerCounters] {
+        udp?.listenerCounters ?? Array(repeating: UDPListenerCounters(), count: plan.udpListeners.count)
+    }
+
+    public var udpMemberCounters: [UDPMemberCounters] {
+        udp?.memberCounters ?? Array(repeating: UDPMemberCounters(), count: plan.memberCount)
     }
 
     // MARK: control from other threads
@@ -137,6 +155,8 @@ public final class Worker: @unchecked Sendable {
         while true {
             var timeout = wheel.millisecondsToNextTick(now: now)
             if pausedListeners > 0 && (timeout < 0 || timeout > 10) { timeout = 10 }
+            // Idle UDP sessions are looked for at least every 100 ms.
+            if let udp, udp.sessionCount > 0 && (timeout < 0 || timeout > 100) { timeout = 100 }
             let ready: Int
             do {
                 ready = try poll.wait(timeoutMs: timeout)
@@ -148,6 +168,10 @@ public final class Worker: @unchecked Sendable {
             for i in 0..<ready {
                 dispatch(data: poll.data(at: i), events: poll.events(at: i))
             }
+            if let udp {
+                udp.flushReplies()
+                if udp.sessionCount > 0 { udp.expireIdle(now: now) }
+            }
             if !wheel.isEmpty { fireTimers() }
             if pausedListeners > 0 { resumeListeners() }
             if draining && table.active == 0 { return }
@@ -157,14 +181,18 @@ public final class Worker: @unchecked Sendable {
 
     @inline(__always)
     static func eventData(_ kind: EventKind, slot: Int32, generation: UInt32) -> UInt64 {
-        UInt64(generation) << 32 | UInt64(UInt32(slot)) << 2 | kind.rawValue
+        UInt64(generation) << 32 | UInt64(UInt32(slot)) << 3 | kind.rawValue
     }
 
     @inline(__always)
     private func dispatch(data: UInt64, events: UInt32) {
-        let kind = EventKind(rawValue: data & 3)!
-        let slot = Int32(truncatingIfNeeded: (data & 0xFFFF_FFFF) >> 2)
+        let kind = EventKind(rawValue: data & 7)!
+        let slot = Int32(truncatingIfNeeded: (data & 0xFFFF_FFFF) >> 3)
         switch kind {
+        case .udpListener:
+            udp?.listenerReadable(Int(slot), now: now)
+        case .udpSession:
+            udp?.sessionReadable(slot, generation: UInt32(truncatingIfNeeded: data >> 32), now: now)
         case .listener:
             acceptConnections(listener: Int(slot))
         case .wake:
@@ -191,6 +219,7 @@ public final class Worker: @unchecked Sendable {
                     close(fd)
                     listenFDs[i] = -1
                 }
+                udp?.closeListeners()
             }
         }
     }
@@ -641,6 +670,7 @@ public final class Worker: @unchecked Sendable {
         listenFDs = listenFDs.map { _ in -1 }
         pipes.closeAll()
         copyBuffer.deallocate()
+        udp?.teardown()
         close(wakeFD)
         poll.close()
         table.deallocate()

@@ -39,6 +39,13 @@ struct Daemon {
                 "members": "\(engine.plan.pools[listener.pool].members.count)",
             ])
         }
+        for listener in engine.plan.udpListeners {
+            logger.info("listener up", metadata: [
+                "listener": "\(listener.name)", "address": "\(listener.endpoint)", "protocol": "UDP",
+                "pool": "\(engine.plan.pools[listener.pool].name)",
+                "members": "\(engine.plan.pools[listener.pool].members.count)",
+            ])
+        }
         logger.info("fulcrumd ready")
 
         while true {
@@ -90,7 +97,18 @@ struct Daemon {
                 "idle_timeouts": "\(c.idleTimeouts)",
             ])
         }
+        for (listener, c) in zip(engine.plan.udpListeners, engine.udpListenerCounters()) {
+            logger.info("udp listener stats", metadata: [
+                "listener": "\(listener.name)", "datagrams_in": "\(c.datagramsIn)", "bytes_in": "\(c.bytesIn)",
+                "datagrams_out": "\(c.datagramsOut)", "bytes_out": "\(c.bytesOut)",
+                "sessions_created": "\(c.sessionsCreated)", "sessions_expired": "\(c.sessionsExpired)",
+                "sessions_evicted": "\(c.sessionsEvicted)", "truncated": "\(c.truncated)",
+                "denied_cidr": "\(c.denied)", "dropped": "\(c.dropped)",
+            ])
+        }
         let counters = engine.memberCounters()
+        let udpCounters = engine.udpMemberCounters()
+        let udpPools = Set(engine.plan.udpListeners.map(\.pool))
         for pool in engine.plan.pools {
             for (i, member) in pool.members.enumerated() {
                 let c = counters[pool.memberBase + i]
@@ -98,6 +116,14 @@ struct Daemon {
                     "pool": "\(pool.name)", "member": "\(member.name)", "connections": "\(c.connections)",
                     "connect_failures": "\(c.connectFailures)", "connect_timeouts": "\(c.connectTimeouts)",
                     "bytes_to_member": "\(c.bytesToMember)", "bytes_from_member": "\(c.bytesFromMember)",
+                ])
+                guard udpPools.contains(engine.plan.pools.firstIndex { $0.name == pool.name }!) else { continue }
+                let u = udpCounters[pool.memberBase + i]
+                logger.info("udp member stats", metadata: [
+                    "pool": "\(pool.name)", "member": "\(member.name)", "sessions": "\(u.sessions)",
+                    "datagrams_to_member": "\(u.datagramsTo)", "bytes_to_member": "\(u.bytesTo)",
+                    "datagrams_from_member": "\(u.datagramsFrom)", "bytes_from_member": "\(u.bytesFrom)",
+                    "refused": "\(u.refused)",
                 ])
             }
         }

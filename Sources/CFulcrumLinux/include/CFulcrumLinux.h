@@ -53,6 +53,17 @@ extern const int CFL_IPV6_V6ONLY;
 extern const int CFL_TCP_NODELAY;
 extern const int CFL_SOL_TCP;
 
+// recvmmsg/sendmmsg. struct mmsghdr is mirrored so Swift sees a plain struct; shim.c proves
+// the layout matches the kernel's with _Static_assert.
+#include <sys/uio.h>
+struct cfl_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+int cfl_recvmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count);
+int cfl_sendmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count);
+extern const int CFL_MSG_TRUNC;
+
 // Monotonic milliseconds, coarse clock: cheap enough to read once per loop iteration.
 int64_t cfl_monotonic_ms(void);
 

@@ -1,0 +1,367 @@
+import CFulcrumLinux
+import FulcrumAddress
+import FulcrumPools
+import FulcrumSystem
+import Glibc
+import Logging
+
+/// A worker's UDP data plane. Datagrams from clients arrive in batches (recvmmsg) on the
+/// worker's SO_REUSEPORT socket for each UDP listener; each client address gets a session with
+/// its own socket connected to the member chosen for it, and a run of datagrams for one
+/// session goes out in one sendmmsg. Replies are read from session sockets in batches and
+/// sent back from the listener's socket with sendmmsg, many clients per call.
+final class UDPForwarder {
+    struct ListenerRules {
+        var pool: Int32
+        var idleTimeoutMs: Int64
+    }
+
+    private let plan: ForwardingPlan
+    private let poll: EventPoll
+    private let logger: Logger
+    private var listenFDs: [Int32]
+    private let rules: [ListenerRules]
+    private let allowedCIDRs: [[CIDR]]
+    private let memberBase: [Int32]
+    private let memberAddresses: [SocketAddress]
+    private var selectors: [PoolSelector]
+
+    private var table: UDPSessionTable
+    // Per session slot, beside the table.
+    private var sessionFD: [Int32]
+    private var generation: [UInt32]
+    private var member: [Int32]
+    private var tried: [MemberSet]
+    /// The member answered with ICMP unreachable: the next datagram moves the session.
+    private var mustMove: [Bool]
+    private let clientAddresses: UnsafeMutablePointer<SocketAddress>
+
+    private let inbound: DatagramBatch
+    private let forward: UnsafeMutablePointer<cfl_mmsghdr>
+    private let forwardIov: UnsafeMutablePointer<iovec>
+    private let replies: DatagramBatch
+    private var pendingReplies = 0
+    private var replyListener: Int32 = -1
+
+    private(set) var listenerCounters: [UDPListenerCounters]
+    private(set) var memberCounters: [UDPMemberCounters]
+
+    static let batchSize = 32
+    /// Batches read from one listener per wake before other sockets get a turn.
+    private static let batchesPerWake = 4
+
+    var sessionCount: Int { table.count }
+
+    init(plan: ForwardingPlan, poll: EventPoll, listenFDs: [Int32], workerIndex: Int, workerCount: Int,
+         maxSessions: Int, logger: Logger) {
+        self.plan = plan
+        self.poll = poll
+        self.logger = logger
+        self.listenFDs = listenFDs
+        rules = plan.udpListeners.map {
+            ListenerRules(pool: Int32($0.pool), idleTimeoutMs: $0.timeoutClientDataMs)
+        }
+        allowedCIDRs = plan.udpListeners.map(\.allowedCIDRs)
+        memberBase = plan.pools.map { Int32($0.memberBase) }
+        memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
+        selectors = plan.pools.map { PoolSelector(pool: $0.config, workerIndex: workerIndex, workerCount: workerCount) }
+        table = UDPSessionTable(capacity: maxSessions, listeners: plan.udpListeners.count)
+        sessionFD = Array(repeating: -1, count: maxSessions)
+        generation = Array(repeating: 0, count: maxSessions)
+        member = Array(repeating: -1, count: maxSessions)
+        tried = Array(repeating: MemberSet(), count: maxSessions)
+        mustMove = Array(repeating: false, count: maxSessions)
+        clientAddresses = .allocate(capacity: maxSessions)
+        clientAddresses.initialize(repeating: SocketAddress(), count: maxSessions)
+        inbound = DatagramBatch(count: UDPForwarder.batchSize)
+        replies = DatagramBatch(count: UDPForwarder.batchSize)
+        forward = .allocate(capacity: UDPForwarder.batchSize)
+        forward.initialize(repeating: cfl_mmsghdr(), count: UDPForwarder.batchSize)
+        forwardIov = .allocate(capacity: UDPForwarder.batchSize)
+        forwardIov.initialize(repeating: iovec(), count: UDPForwarder.batchSize)
+        for i in 0..<UDPForwarder.batchSize {
+            forward[i].msg_hdr.msg_iov = forwardIov + i
+            forward[i].msg_hdr.msg_iovlen = 1
+        }
+        listenerCounters = Array(repeating: UDPListenerCounters(), count: plan.udpListeners.count)
+        memberCounters = Array(repeating: UDPMemberCounters(), count: plan.memberCount)
+    }
+
+    // MARK: client -> member
+
+    /// The listener socket is readable (level-triggered): read a few batches and forward them.
+    func listenerReadable(_ listener: Int, now: Int64) {
+        let fd = listenFDs[listener]
+        guard fd >= 0 else { return }
+        for _ in 0..<UDPForwarder.batchesPerWake {
+            inbound.prepareReceive(0..<inbound.count, withAddresses: true)
+            let received: Int
+            do {
+                switch try Datagram.receive(fd, inbound.headers, count: inbound.count) {
+                case .wouldBlock: return
+                case let .done(n): received = n
+                }
+            } catch {
+                // Errors queued on an unconnected socket concern one earlier send: skip them.
+                return
+            }
+            forwardBatch(listener: listener, received: received, now: now)
+            if received < inbound.count { return }
+        }
+    }
+
+    private func forwardBatch(listener: Int, received: Int, now: Int64) {
+        var runSession: Int32 = -1
+        var runLength = 0
+        for i in 0..<received {
+            if inbound.truncated(i) {
+                listenerCounters[listener].truncated += 1
+                continue
+            }
+            let length = inbound.length(i)
+            listenerCounters[listener].datagramsIn += 1
+            listenerCounters[listener].bytesIn += length
+            let sender = inbound.sender(i)
+            guard let client = sender.endpoint else { continue }
+            if !allowedCIDRs[listener].isEmpty && !allowed(client.address, allowedCIDRs[listener]) {
+                listenerCounters[listener].denied += 1
+                continue
+            }
+            guard let slot = session(listener: listener, client: client, address: sender, now: now) else {
+                listenerCounters[listener].dropped += 1
+                continue
+            }
+            if slot != runSession {
+                flushForward(session: runSession, count: runLength, listener: listener)
+                runSession = slot
+                runLength = 0
+            }
+            forwardIov[runLength] = iovec(iov_base: inbound.buffer(i), iov_len: length)
+            runLength += 1
+        }
+        flushForward(session: runSession, count: runLength, listener: listener)
+    }
+
+    /// Sends a run of datagrams for one session to its member in one sendmmsg.
+    private func flushForward(session slot: Int32, count: Int, listener: Int) {
+        guard slot >= 0, count > 0 else { return }
+        let counter = Int(memberBase[Int(rules[listener].pool)] + member[Int(slot)])
+        var sent = 0
+        while sent < count {
+            do {
+                switch try Datagram.send(sessionFD[Int(slot)], forward + sent, count: count - sent) {
+                case let .done(n):
+                    for k in sent..<(sent + n) {
+                        memberCounters[counter].datagramsTo += 1
+                        memberCounters[counter].bytesTo += forwardIov[k].iov_len
+                    }
+                    sent += n
+                    continue
+                case .wouldBlock:
+                    break
+                }
+            } catch {
+                if error.code == ECONNREFUSED { memberRefused(slot, counter: counter) }
+            }
+            break
+        }
+        listenerCounters[listener].dropped += count - sent
+    }
+
+    /// The session for a client, created (with its member socket) if it has none, or moved to
+    /// another member if its member refused. nil when no member can take it.
+    private func session(listener: Int, client: Endpoint, address: SocketAddress, now: Int64) -> Int32? {
+        let key = UDPSessionTable.Key(listener: Int32(listener), client: client)
+        if let slot = table.find(key) {
+            table.touch(slot, now: now)
+            if mustMove[Int(slot)] && !moveSession(slot, listener: listener) {
+                closeSession(slot)
+                return nil
+            }
+            return slot
+        }
+        if table.isFull, let victim = table.leastRecentlyUsed() {
+            listenerCounters[Int(table.key(of: victim).listener)].sessionsEvicted += 1
+            closeSession(victim)
+        }
+        let pool = Int(rules[listener].pool)
+        guard let chosen = selectors[pool].pick() else { return nil }
+        guard let fd = openMemberSocket(pool: pool, member: chosen) else { return nil }
+        let slot = table.insert(key, now: now)
+        let i = Int(slot)
+        sessionFD[i] = fd
+        generation[i] &+= 1
+        member[i] = chosen
+        tried[i] = MemberSet()
+        tried[i].insert(chosen)
+        mustMove[i] = false
+        clientAddresses[i] = address
+        register(slot)
+        listenerCounters[listener].sessionsCreated += 1
+        memberCounters[Int(memberBase[pool] + chosen)].sessions += 1
+        return slot
+    }
+
+    private func openMemberSocket(pool: Int, member chosen: Int32) -> Int32? {
+        do {
+            return try Datagram.connectedSocket(to: memberAddresses[Int(memberBase[pool] + chosen)])
+        } catch {
+            let p = plan.pools[pool]
+            logger.warning("member \(p.name)/\(p.members[Int(chosen)].name): cannot open UDP socket: \(error)")
+            return nil
+        }
+    }
+
+    private func register(_ slot: Int32) {
+        let data = Worker.eventData(.udpSession, slot: slot, generation: generation[Int(slot)])
+        do {
+            try poll.add(sessionFD[Int(slot)], events: EventPoll.readable, data: data)
+        } catch {
+            logger.error("cannot watch UDP session socket", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Reconnects a session whose member refused to another member (one it has not tried,
+    /// else any). False when the pool has no member left.
+    private func moveSession(_ slot: Int32, listener: Int) -> Bool {
+        let i = Int(slot)
+        let pool = Int(rules[listener].pool)
+        guard let next = selectors[pool].pick(excluding: tried[i]) ?? selectors[pool].pick() else { return false }
+        close(sessionFD[i])
+        sessionFD[i] = -1
+        guard let fd = openMemberSocket(pool: pool, member: next) else { return false }
+        sessionFD[i] = fd
+        generation[i] &+= 1
+        member[i] = next
+        tried[i].insert(next)
+        mustMove[i] = false
+        register(slot)
+        memberCounters[Int(memberBase[pool] + next)].sessions += 1
+        return true
+    }
+
+    private func memberRefused(_ slot: Int32, counter: Int) {
+        memberCounters[counter].refused += 1
+        mustMove[Int(slot)] = true
+    }
+
+    // MARK: member -> client
+
+    /// A session socket is readable (level-triggered): read its replies into the shared reply
+    /// batch, which goes out from the listener socket when full, when another listener's
+    /// replies come, or at the end of the event-loop turn.
+    func sessionReadable(_ slot: Int32, generation eventGeneration: UInt32, now: Int64) {
+        let i = Int(slot)
+        guard sessionFD[i] >= 0, generation[i] == eventGeneration else { return }
+        let listener = table.key(of: slot).listener
+        let counter = Int(memberBase[Int(rules[Int(listener)].pool)] + member[i])
+        if pendingReplies > 0 && replyListener != listener { flushReplies() }
+        replyListener = listener
+        while true {
+            if pendingReplies == replies.count { flushReplies(); replyListener = listener }
+            let space = replies.count - pendingReplies
+            replies.prepareReceive(pendingReplies..<replies.count, withAddresses: false)
+            let received: Int
+            do {
+                switch try Datagram.receive(sessionFD[i], replies.headers + pendingReplies, count: space) {
+                case .wouldBlock: return
+                case let .done(n): received = n
+                }
+            } catch {
+                if error.code == ECONNREFUSED { memberRefused(slot, counter: counter) }
+                return
+            }
+            for k in pendingReplies..<(pendingReplies + received) {
+                let length = replies.length(k)
+                replies.iovecs[k].iov_len = length
+                replies.headers[k].msg_hdr.msg_name = UnsafeMutableRawPointer(clientAddresses + i)
+                replies.headers[k].msg_hdr.msg_namelen = clientAddresses[i].length
+                memberCounters[counter].datagramsFrom += 1
+                memberCounters[counter].bytesFrom += length
+            }
+            pendingReplies += received
+            table.touch(slot, now: now)
+            if received < space { return }
+        }
+    }
+
+    /// Sends the pending replies from the listener socket to their clients.
+    func flushReplies() {
+        guard pendingReplies > 0 else { return }
+        let listener = Int(replyListener)
+        let fd = listenFDs[listener]
+        var sent = 0
+        while sent < pendingReplies && fd >= 0 {
+            do {
+                switch try Datagram.send(fd, replies.headers + sent, count: pendingReplies - sent) {
+                case let .done(n):
+                    for k in sent..<(sent + n) {
+                        listenerCounters[listener].datagramsOut += 1
+                        listenerCounters[listener].bytesOut += replies.iovecs[k].iov_len
+                    }
+                    sent += n
+                    continue
+                case .wouldBlock:
+                    break
+                }
+            } catch {
+                // One bad destination must not hold back the rest of the batch.
+                sent += 1
+                listenerCounters[listener].dropped += 1
+                continue
+            }
+            break
+        }
+        listenerCounters[listener].dropped += pendingReplies - sent
+        pendingReplies = 0
+    }
+
+    // MARK: lifetime
+
+    /// Closes sessions idle longer than their listener's timeout.
+    func expireIdle(now: Int64) {
+        for l in rules.indices {
+            while let slot = table.idle(listener: Int32(l), since: now - rules[l].idleTimeoutMs) {
+                listenerCounters[l].sessionsExpired += 1
+                closeSession(slot)
+            }
+        }
+    }
+
+    private func closeSession(_ slot: Int32) {
+        let i = Int(slot)
+        if sessionFD[i] >= 0 { close(sessionFD[i]) }
+        sessionFD[i] = -1
+        generation[i] &+= 1
+        table.remove(slot)
+    }
+
+    /// Stops receiving (drain): UDP has no connections to finish, so sessions end too.
+    func closeListeners() {
+        flushReplies()
+        for i in listenFDs.indices where listenFDs[i] >= 0 {
+            close(listenFDs[i])
+            listenFDs[i] = -1
+        }
+    }
+
+    func teardown() {
+        closeListeners()
+        for i in 0..<table.capacity where sessionFD[i] >= 0 { closeSession(Int32(i)) }
+        inbound.deallocate()
+        replies.deallocate()
+        forward.deallocate()
+        forwardIov.deallocate()
+        clientAddresses.deallocate()
+    }
+
+    @inline(__always)
+    private func allowed(_ address: IPAddress, _ cidrs: [CIDR]) -> Bool {
+        var i = 0
+        while i < cidrs.count {
+            if cidrs[i].contains(address) { return true }
+            i += 1
+        }
+        return false
+    }
+}
