@@ -1,0 +1,131 @@
+// Connecting to members: choice, non-blocking connect, retries on other members, failures.
+
+import Atomics
+import CFulcrumLinux
+import FulcrumAddress
+import FulcrumPools
+import FulcrumSystem
+import Glibc
+import Logging
+
+extension Worker {
+
+
+    /// Picks a member and starts a non-blocking connect; on immediate failure tries the next.
+    func connectToMember(_ slot: Int32) {
+        let c = table[slot]
+        let listener = Int(c.pointee.listener)
+        let poolIndex = Int(c.pointee.pool)
+        let memberBase = Int(poolRules[poolIndex].memberBase)
+        while true {
+            var choice = selectors[poolIndex].pick(excluding: c.pointee.tried)
+            if choice == nil && c.pointee.attempts > 0 {
+                // Every member has been tried once: retries go round again.
+                choice = selectors[poolIndex].pick()
+            }
+            guard let member = choice else {
+                if c.pointee.attempts == 0 {
+                    listenerCounters[listener].noMember += 1
+                } else {
+                    listenerCounters[listener].connectFailed += 1
+                }
+                closeConnection(slot)
+                return
+            }
+            c.pointee.attempts += 1
+            c.pointee.tried.insert(member)
+            c.pointee.member = member
+            c.pointee.memberCounter = Int32(memberBase) + member
+            let target = memberAddresses[memberBase + Int(member)]
+            let fd: Int32
+            do {
+                fd = try syscall("socket") { cfl_socket_nonblocking(target.family, Int32(SOCK_STREAM.rawValue)) }
+            } catch {
+                // No socket is this host's problem (descriptors, memory), not the member's:
+                // nothing is counted against it, the client is closed, and accepting pauses.
+                listenerCounters[listener].connectFailed += 1
+                closeConnection(slot)
+                pauseListener(listener, error: error)
+                return
+            }
+            Socket.setNoDelay(fd)
+            c.pointee.server = fd
+            do {
+                try poll.add(fd, events: Worker.connectEvents,
+                             data: Worker.eventData(.member, slot: slot, generation: c.pointee.generation))
+                switch try Socket.connect(fd, to: target) {
+                case .done:
+                    established(slot)
+                case .wouldBlock:
+                    wheel.arm(slot, at: now + listenerRules[listener].timeoutMemberConnectMs)
+                }
+                return
+            } catch {
+                dropServerSocket(c)
+                memberFailed(slot, error: error, timedOut: false)
+                if !retryAllowed(c) { listenerCounters[listener].connectFailed += 1; closeConnection(slot); return }
+            }
+        }
+    }
+
+    @inline(__always)
+    func retryAllowed(_ c: UnsafeMutablePointer<Connection>) -> Bool {
+        c.pointee.attempts <= poolRules[Int(c.pointee.pool)].retries
+    }
+
+    /// A connect attempt failed after it was started (SO_ERROR or timeout): retry or give up.
+    func connectAttemptFailed(_ slot: Int32, error: SystemError, timedOut: Bool) {
+        let c = table[slot]
+        wheel.cancel(slot)
+        dropServerSocket(c)
+        memberFailed(slot, error: error, timedOut: timedOut)
+        if retryAllowed(c) {
+            connectToMember(slot)
+        } else {
+            listenerCounters[Int(c.pointee.listener)].connectFailed += 1
+            closeConnection(slot)
+        }
+    }
+
+    func dropServerSocket(_ c: UnsafeMutablePointer<Connection>) {
+        if c.pointee.server >= 0 {
+            close(c.pointee.server)  // closing also removes it from epoll
+            c.pointee.server = -1
+        }
+    }
+
+    func memberFailed(_ slot: Int32, error: SystemError, timedOut: Bool) {
+        let c = table[slot]
+        let counter = Int(c.pointee.memberCounter)
+        memberCounters[counter].connectFailures += 1
+        if timedOut { memberCounters[counter].connectTimeouts += 1 }
+        failuresSinceLog[counter] += 1
+        if now - failureLogMs[counter] >= 1000 {
+            let pool = plan.pools[Int(c.pointee.pool)]
+            let member = pool.members[Int(c.pointee.member)]
+            let cause = timedOut ? "connect timed out" : "connect failed: \(error.name) (\(error.reason))"
+            logger.warning("member \(pool.name)/\(member.name) \(member.endpoint): \(cause)", metadata: [
+                "pool": "\(pool.name)", "member": "\(member.name)",
+                "failures": "\(failuresSinceLog[counter])",
+            ])
+            failureLogMs[counter] = now
+            failuresSinceLog[counter] = 0
+        }
+    }
+
+    func established(_ slot: Int32) {
+        let c = table[slot]
+        wheel.cancel(slot)
+        c.pointee.state = .established
+        memberCounters[Int(c.pointee.memberCounter)].connections += 1
+        // Readiness reported while connecting is unknown now: assume ready, EAGAIN corrects it.
+        c.pointee.upstream = Flow(source: c.pointee.client, sink: c.pointee.server,
+                                  sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
+        c.pointee.downstream = Flow(source: c.pointee.server, sink: c.pointee.client,
+                                    sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
+        c.pointee.lastClientActivity = now
+        c.pointee.lastMemberActivity = now
+        armIdleTimer(slot)
+        service(slot)
+    }
+}

@@ -1,0 +1,75 @@
+// Connect and idle timeouts from the timer wheel, and closing connections.
+
+import Atomics
+import CFulcrumLinux
+import FulcrumAddress
+import FulcrumPools
+import FulcrumSystem
+import Glibc
+import Logging
+
+extension Worker {
+
+
+    func armIdleTimer(_ slot: Int32) {
+        let c = table[slot]
+        let rules = listenerRules[Int(c.pointee.listener)]
+        let deadline = min(c.pointee.lastClientActivity + rules.timeoutClientDataMs,
+                           c.pointee.lastMemberActivity + rules.timeoutMemberDataMs)
+        wheel.arm(slot, at: deadline)
+    }
+
+    func fireTimers() {
+        expired.removeAll(keepingCapacity: true)
+        wheel.collectExpired(now: now, into: &expired)
+        for slot in expired {
+            let c = table[slot]
+            switch c.pointee.state {
+            case .connecting:
+                connectAttemptFailed(slot, error: SystemError(code: ETIMEDOUT, call: "connect"), timedOut: true)
+            case .established:
+                let rules = listenerRules[Int(c.pointee.listener)]
+                if now >= c.pointee.lastClientActivity + rules.timeoutClientDataMs
+                    || now >= c.pointee.lastMemberActivity + rules.timeoutMemberDataMs {
+                    listenerCounters[Int(c.pointee.listener)].idleTimeouts += 1
+                    closeConnection(slot)
+                } else {
+                    armIdleTimer(slot)  // there was activity since it was armed
+                }
+            case .free:
+                break
+            }
+        }
+    }
+
+    // MARK: teardown
+
+    func closeConnection(_ slot: Int32) {
+        let c = table[slot]
+        wheel.cancel(slot)
+        if c.pointee.upstream.hasPipe {
+            pipes.release(c.pointee.upstream.pipe, empty: c.pointee.upstream.buffered == 0)
+        }
+        if c.pointee.downstream.hasPipe {
+            pipes.release(c.pointee.downstream.pipe, empty: c.pointee.downstream.buffered == 0)
+        }
+        if c.pointee.client >= 0 { close(c.pointee.client) }
+        if c.pointee.server >= 0 { close(c.pointee.server) }
+        openCounts[Int(c.pointee.listener)].wrappingDecrement(ordering: .relaxed)
+        table.free(slot)
+    }
+
+    func teardown() {
+        for slot in 0..<Int32(table.capacity) where table[slot].pointee.state != .free {
+            closeConnection(slot)
+        }
+        for fd in listenFDs where fd >= 0 { close(fd) }
+        listenFDs = listenFDs.map { _ in -1 }
+        pipes.closeAll()
+        copyBuffer.deallocate()
+        udp?.teardown()
+        close(wakeFD)
+        poll.close()
+        table.deallocate()
+    }
+}
