@@ -50,6 +50,8 @@ struct PoolSpec {
 
 struct ListenerSpec {
     var name: String = "web"
+    /// "TCP" or "UDP" (written as the listener's `protocol` key).
+    var `protocol`: String = "TCP"
     var address: String = "127.0.0.1"
     var port: UInt16
     var defaultPool: String = "web"
@@ -83,7 +85,7 @@ struct DaemonConfig {
         var lines: [String] = []
         for l in listeners {
             lines.append("[listener.\(l.name)]")
-            lines.append("protocol = \"TCP\"")
+            lines.append("protocol = \(Self.quoted(l.protocol))")
             lines.append("address = \(Self.quoted(l.address))")
             lines.append("protocol_port = \(l.port)")
             lines.append("default_pool = \(Self.quoted(l.defaultPool))")
