@@ -17,6 +17,14 @@ public enum Datagram {
                 try Socket.setOption(fd, Int32(IPPROTO_IPV6), CFL_IPV6_FREEBIND, 1, "setsockopt(IPV6_FREEBIND)")
                 try Socket.setOption(fd, Int32(IPPROTO_IPV6), CFL_IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)")
             }
+            // A burst from many clients lands in one socket per worker: the 208 KiB default
+            // overflows long before the worker falls behind. Best effort: SO_RCVBUFFORCE needs
+            // CAP_NET_ADMIN, SO_RCVBUF is capped by net.core.rmem_max.
+            var size = Datagram.receiveBufferBytes
+            let length = socklen_t(MemoryLayout<Int32>.size)
+            if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
+                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
+            }
             _ = try address.withSockAddr { sa, len throws(SystemError) in
                 try syscall("bind") { bind(fd, sa, len) }
             }
@@ -26,6 +34,8 @@ public enum Datagram {
         }
         return fd
     }
+
+    public static let receiveBufferBytes: Int32 = 4 << 20
 
     /// A non-blocking UDP socket connected to a member: replies arrive only from it, and an
     /// ICMP port unreachable comes back as ECONNREFUSED on the next call.
