@@ -227,6 +227,13 @@ final class UDPForwarder {
         let i = Int(slot)
         let pool = Int(rules[listener].pool)
         guard let next = selectors[pool].pick(excluding: tried[i]) ?? selectors[pool].pick() else { return false }
+        if next == member[i] {
+            // No other member to go to: keep the socket. A new one would change the source
+            // port, and a member that answers from a connected socket (iperf3 does) would then
+            // ignore the client; an ICMP error is reported once, so the socket still works.
+            mustMove[i] = false
+            return true
+        }
         close(sessionFD[i])
         sessionFD[i] = -1
         guard let fd = openMemberSocket(pool: pool, member: next) else { return false }
