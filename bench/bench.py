@@ -973,7 +973,7 @@ def main() -> int:
         log(f"warning: open-file limit {NOFILE} is low for {args.mem_conns} idle connections")
 
     workers = int(os.environ.get("FULCRUM_WORKERS", "1"))
-    fulcrum_udp = os.environ.get("FULCRUM_UDP") == "1"
+    fulcrum_udp = os.environ.get("FULCRUM_UDP", "1") != "0"
     all_c: dict[str, Contender] = {
         "direct": Direct(workdir), "haproxy": HAProxy(workdir), "nginx": NginxStream(workdir),
         "fulcrum": Fulcrum(workdir, args.fulcrum_bin, workers, fulcrum_udp, args.fulcrum_build_error),
@@ -1134,7 +1134,7 @@ def main() -> int:
     log("↑ higher is better, ↓ lower is better. Ratio = Fulcrum ÷ best of HAProxy and nginx for that row; "
         "✓ = Fulcrum meets it (≥ 1.00 on ↑ rows, ≤ 1.00 on ↓ rows).")
     if not fulcrum_udp:
-        log("Fulcrum's UDP cells are — unless FULCRUM_UDP=1 (which gives it UDP listeners). "
+        log("Fulcrum's UDP cells are — because FULCRUM_UDP=0 (no UDP listeners for it). "
             "HAProxy does not proxy UDP.")
     else:
         log("HAProxy does not proxy UDP: its UDP cells are —.")

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -105,3 +107,24 @@ int cfl_sendmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count) {
 }
 
 const int CFL_MSG_TRUNC = MSG_TRUNC;
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+size_t cfl_udp_segment_space(void) {
+    return CMSG_SPACE(sizeof(uint16_t));
+}
+
+size_t cfl_udp_segment_cmsg(void *buffer, uint16_t segment_size) {
+    memset(buffer, 0, CMSG_SPACE(sizeof(uint16_t)));
+    struct cmsghdr *cm = (struct cmsghdr *)buffer;
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(cm), &segment_size, sizeof(uint16_t));
+    return CMSG_SPACE(sizeof(uint16_t));
+}

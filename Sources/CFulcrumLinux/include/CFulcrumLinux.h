@@ -63,6 +63,11 @@ struct cfl_mmsghdr {
 int cfl_recvmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count);
 int cfl_sendmmsg(int fd, struct cfl_mmsghdr *msgs, unsigned int count);
 extern const int CFL_MSG_TRUNC;
+// UDP generic segmentation offload: a control message telling the kernel to cut one send into
+// datagrams of `segment_size` bytes (the last may be shorter). Writes it into `buffer`, which
+// must hold cfl_udp_segment_space() bytes, and returns the msg_controllen to use.
+size_t cfl_udp_segment_space(void);
+size_t cfl_udp_segment_cmsg(void *buffer, uint16_t segment_size);
 
 // Monotonic milliseconds, coarse clock: cheap enough to read once per loop iteration.
 int64_t cfl_monotonic_ms(void);
