@@ -4,19 +4,9 @@ import Glibc
 
 /// UDP sockets and batched datagram I/O.
 public enum Datagram {
-    /// A non-blocking UDP socket bound to `endpoint` with SO_REUSEPORT (one per worker).
+    /// A non-blocking UDP socket bound like every listener (see Socket.makeBound).
     public static func makeListener(_ endpoint: Endpoint) throws(SystemError) -> Int32 {
-        let address = SocketAddress(endpoint)
-        let fd = try syscall("socket") { cfl_socket_nonblocking(address.family, Int32(SOCK_DGRAM.rawValue)) }
-        do {
-            try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)")
-            try Socket.setOption(fd, SOL_SOCKET, CFL_SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)")
-            if endpoint.address.isIPv4 {
-                try Socket.setOption(fd, Int32(IPPROTO_IP), CFL_IP_FREEBIND, 1, "setsockopt(IP_FREEBIND)")
-            } else {
-                try Socket.setOption(fd, Int32(IPPROTO_IPV6), CFL_IPV6_FREEBIND, 1, "setsockopt(IPV6_FREEBIND)")
-                try Socket.setOption(fd, Int32(IPPROTO_IPV6), CFL_IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)")
-            }
+        try Socket.makeBound(endpoint, type: Int32(SOCK_DGRAM.rawValue)) { fd throws(SystemError) in
             // A burst from many clients lands in one socket per worker: the 208 KiB default
             // overflows long before the worker falls behind. Best effort: SO_RCVBUFFORCE needs
             // CAP_NET_ADMIN, SO_RCVBUF is capped by net.core.rmem_max.
@@ -25,14 +15,7 @@ public enum Datagram {
             if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
                 _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
             }
-            _ = try address.withSockAddr { sa, len throws(SystemError) in
-                try syscall("bind") { bind(fd, sa, len) }
-            }
-        } catch {
-            close(fd)
-            throw error
         }
-        return fd
     }
 
     public static let receiveBufferBytes: Int32 = 4 << 20

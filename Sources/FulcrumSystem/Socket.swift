@@ -5,30 +5,41 @@ import Glibc
 /// Socket calls over raw descriptors. Descriptors stay plain Int32 so the data plane keeps
 /// them in preallocated slots without reference counting.
 public enum Socket {
-    /// A non-blocking TCP listening socket with SO_REUSEPORT (one per worker per listener, the
-    /// kernel spreads connections across them) and IP_FREEBIND (the address may be a VIP that
-    /// is not on this host yet).
+    /// A non-blocking TCP listening socket (one per worker per listener; the kernel spreads
+    /// connections across them). Accepted sockets inherit TCP_NODELAY from it: one call instead
+    /// of one per connection.
     public static func makeTCPListener(_ endpoint: Endpoint, backlog: Int32 = 4096) throws(SystemError) -> Int32 {
+        try makeBound(endpoint, type: Int32(SOCK_STREAM.rawValue)) { fd throws(SystemError) in
+            try setOption(fd, CFL_SOL_TCP, CFL_TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)")
+        } then: { fd throws(SystemError) in
+            try syscall("listen") { listen(fd, backlog) }
+        }
+    }
+
+    /// A non-blocking socket bound to `endpoint` the way every Fulcrum listener is: SO_REUSEPORT
+    /// (one socket per worker), IP_FREEBIND (the address may be a VIP not on this host yet) and,
+    /// for IPv6, V6ONLY ("::" means IPv6 only; an operator wanting IPv4 too adds a 0.0.0.0
+    /// listener, which would otherwise collide with it). `configure` runs before bind, `then`
+    /// after; the socket is closed if anything fails.
+    static func makeBound(_ endpoint: Endpoint, type: Int32,
+                          configure: (Int32) throws(SystemError) -> Void,
+                          then finish: (Int32) throws(SystemError) -> Void = { _ in }) throws(SystemError) -> Int32 {
         let address = SocketAddress(endpoint)
-        let fd = try syscall("socket") { cfl_socket_nonblocking(address.family, Int32(SOCK_STREAM.rawValue)) }
+        let fd = try syscall("socket") { cfl_socket_nonblocking(address.family, type) }
         do {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)")
             try setOption(fd, SOL_SOCKET, CFL_SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)")
-            // Accepted sockets inherit TCP_NODELAY from the listener: one call instead of one
-            // per connection.
-            try setOption(fd, CFL_SOL_TCP, CFL_TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)")
             if endpoint.address.isIPv4 {
                 try setOption(fd, Int32(IPPROTO_IP), CFL_IP_FREEBIND, 1, "setsockopt(IP_FREEBIND)")
             } else {
                 try setOption(fd, Int32(IPPROTO_IPV6), CFL_IPV6_FREEBIND, 1, "setsockopt(IPV6_FREEBIND)")
-                // "::" means IPv6 only; an operator wanting IPv4 too adds a 0.0.0.0 listener,
-                // which would otherwise collide with this one.
                 try setOption(fd, Int32(IPPROTO_IPV6), CFL_IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)")
             }
+            try configure(fd)
             _ = try address.withSockAddr { sa, len throws(SystemError) in
                 try syscall("bind") { bind(fd, sa, len) }
             }
-            try syscall("listen") { listen(fd, backlog) }
+            try finish(fd)
         } catch {
             close(fd)
             throw error

@@ -75,16 +75,4 @@ final class ResourceTests: FulcrumTestCase {
         }
         try terminate(daemon)
     }
-
-    /// utime + stime of a process, in clock ticks.
-    private func cpuTicks(_ pid: Int32) throws -> Int {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-        guard let close = stat.lastIndex(of: ")") else { throw TestFailure("unreadable /proc/\(pid)/stat") }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let utime = Int(fields[11]), let stime = Int(fields[12]) else {
-            throw TestFailure("unexpected /proc/\(pid)/stat: \(stat)")
-        }
-        return utime + stime
-    }
 }

@@ -114,17 +114,6 @@ class UDPTestCase: FulcrumTestCase {
         }
         return try stat(line, key, "udp member stats \(pool)/\(member)", process)
     }
-
-    /// utime + stime of a process, in clock ticks.
-    func cpuTicks(_ pid: Int32) throws -> Int {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        guard let close = stat.lastIndex(of: ")") else { throw TestFailure("unreadable /proc/\(pid)/stat") }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let utime = Int(fields[11]), let stime = Int(fields[12]) else {
-            throw TestFailure("unexpected /proc/\(pid)/stat: \(stat)")
-        }
-        return utime + stime
-    }
 }
 
 /// Deterministic datagram content: client id and sequence number first (as far as the size
