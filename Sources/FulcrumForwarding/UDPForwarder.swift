@@ -161,10 +161,10 @@ final class UDPForwarder {
     /// datagrams of one size travel as one message with UDP_SEGMENT: the kernel walks its UDP/IP
     /// send path once for up to 64 of them and cuts them apart only at the device (loopback
     /// hands the receiver separate datagrams), which is most of the per-datagram cost.
-    private func flushForward(session slot: Int32, count: Int, listener: Int) {
-        guard slot >= 0, count > 0 else { return }
+    private func flushForward(session slot: Int32, count: Int, listener: Int, from start: Int = 0) {
+        guard slot >= 0, count > start else { return }
         let counter = Int(memberBase[Int(rules[listener].pool)] + member[Int(slot)])
-        let messages = buildForwardMessages(count: count)
+        let messages = buildForwardMessages(from: start, count: count)
         var sentMessages = 0
         var sentDatagrams = 0
         while sentMessages < messages {
@@ -191,21 +191,22 @@ final class UDPForwarder {
                     // A kernel or route without UDP segmentation: send datagrams one by one.
                     segmentation = false
                     logger.notice("UDP segmentation offload unavailable, sending datagrams one by one", metadata: ["error": "\(error)"])
-                    flushForward(session: slot, count: count, listener: listener)
+                    // Resend from the first datagram not yet sent, one by one.
+                    flushForward(session: slot, count: count, listener: listener, from: Int(groupStart[sentMessages]))
                     return
                 }
             }
             break
         }
-        listenerCounters[listener].dropped += count - sentDatagrams
+        listenerCounters[listener].dropped += count - start - sentDatagrams
     }
 
-    /// Groups forwardIov[0..<count] into messages: a run of equal sizes (the last may be
+    /// Groups forwardIov[start..<count] into messages: a run of equal sizes (the last may be
     /// shorter) becomes one segmented message while segmentation works.
     @inline(__always)
-    private func buildForwardMessages(count: Int) -> Int {
+    private func buildForwardMessages(from start: Int, count: Int) -> Int {
         var messages = 0
-        var i = 0
+        var i = start
         while i < count {
             let size = forwardIov[i].iov_len
             var j = i + 1
