@@ -108,16 +108,20 @@ struct Daemon {
         }
         let counters = engine.memberCounters()
         let udpCounters = engine.udpMemberCounters()
+        // A pool's members get the lines of the transports whose listeners use the pool.
+        let tcpPools = Set(engine.plan.listeners.map(\.pool))
         let udpPools = Set(engine.plan.udpListeners.map(\.pool))
-        for pool in engine.plan.pools {
+        for (p, pool) in engine.plan.pools.enumerated() {
             for (i, member) in pool.members.enumerated() {
                 let c = counters[pool.memberBase + i]
-                logger.info("member stats", metadata: [
-                    "pool": "\(pool.name)", "member": "\(member.name)", "connections": "\(c.connections)",
-                    "connect_failures": "\(c.connectFailures)", "connect_timeouts": "\(c.connectTimeouts)",
-                    "bytes_to_member": "\(c.bytesToMember)", "bytes_from_member": "\(c.bytesFromMember)",
-                ])
-                guard udpPools.contains(engine.plan.pools.firstIndex { $0.name == pool.name }!) else { continue }
+                if tcpPools.contains(p) {
+                    logger.info("member stats", metadata: [
+                        "pool": "\(pool.name)", "member": "\(member.name)", "connections": "\(c.connections)",
+                        "connect_failures": "\(c.connectFailures)", "connect_timeouts": "\(c.connectTimeouts)",
+                        "bytes_to_member": "\(c.bytesToMember)", "bytes_from_member": "\(c.bytesFromMember)",
+                    ])
+                }
+                guard udpPools.contains(p) else { continue }
                 let u = udpCounters[pool.memberBase + i]
                 logger.info("udp member stats", metadata: [
                     "pool": "\(pool.name)", "member": "\(member.name)", "sessions": "\(u.sessions)",
