@@ -29,11 +29,18 @@ let package = Package(
             "FulcrumAddress",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // Maglev consistent hashing and flow hashing: pure, identical on every node.
+        .target(name: "FulcrumHashing", dependencies: ["FulcrumAddress"]),
+        // PROXY protocol v1/v2 headers, encoded without allocation.
+        .target(name: "FulcrumProxyProtocol", dependencies: ["FulcrumAddress"]),
         // Member choice behind one small interface.
-        .target(name: "FulcrumPools", dependencies: ["FulcrumConfig"]),
+        .target(name: "FulcrumPools", dependencies: [
+            "FulcrumConfig", "FulcrumHashing", "FulcrumAddress",
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         // Worker event loops, timer wheel, TCP splice engine.
         .target(name: "FulcrumForwarding", dependencies: [
-            "CFulcrumLinux", "FulcrumSystem", "FulcrumConfig", "FulcrumPools", "FulcrumAddress",
+            "CFulcrumLinux", "FulcrumSystem", "FulcrumConfig", "FulcrumPools", "FulcrumAddress", "FulcrumProxyProtocol",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
@@ -43,8 +50,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
+        .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
+        .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
-        .testTarget(name: "FulcrumPoolsTests", dependencies: ["FulcrumPools", "FulcrumConfig"]),
+        .testTarget(name: "FulcrumPoolsTests", dependencies: [
+            "FulcrumPools", "FulcrumConfig", "FulcrumAddress", "CAllocationCounter",
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         // Test-only malloc counter (replaces malloc in the test executable, forwards to glibc).
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "FulcrumForwardingTests", dependencies: [

@@ -35,6 +35,7 @@ struct ConfigDecoder {
         if case let .table(entries)? = top.entries["pool"]?.value { poolNames = Array(entries.keys) }
         checkDefaultPools(listeners, poolNames: poolNames)
         checkBindConflicts(listeners)
+        checkPoolProtocols(listeners, pools: pools.compactMap { $0 })
 
         guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let statusSocket else {
             return nil
@@ -66,6 +67,26 @@ struct ConfigDecoder {
                     + "the limit of a Unix socket path")
             }
             return .valid(path)
+        }
+    }
+
+    /// A pool's protocol must suit every listener that uses it: PROXY v1 has no UDP form,
+    /// and an explicit TCP/UDP pool serves only that transport.
+    private func checkPoolProtocols(_ listeners: [DecodedListener], pools: [Pool]) {
+        for decoded in listeners {
+            guard let listener = decoded.listener, let (poolName, origin) = decoded.defaultPool,
+                  let pool = pools.first(where: { $0.name == poolName }), let proto = pool.proxyProtocol else { continue }
+            let ok: Bool
+            switch (listener.transport, proto) {
+            case (.tcp, .tcp), (.tcp, .proxy), (.tcp, .proxyV2), (.udp, .udp), (.udp, .proxyV2): ok = true
+            default: ok = false
+            }
+            if !ok {
+                let allowed = listener.transport == .tcp ? "TCP, PROXY, PROXYV2" : "UDP, PROXYV2"
+                diagnostics.report(origin, ["listener", decoded.name, "default_pool"],
+                                   "pool \(quoted(poolName)) has protocol \(proto.rawValue), which cannot serve a "
+                                   + "\(listener.transport.rawValue) listener; allowed pool protocols: \(allowed)")
+            }
         }
     }
 

@@ -94,6 +94,31 @@ public enum LBAlgorithm: String, Sendable, Equatable, CaseIterable {
     case sourceIPPort = "SOURCE_IP_PORT"
 }
 
+/// How a pool talks to its members: plain, or with a PROXY protocol header first.
+public enum PoolProtocol: String, Sendable, Equatable, CaseIterable {
+    case tcp = "TCP"
+    case udp = "UDP"
+    case proxy = "PROXY"
+    case proxyV2 = "PROXYV2"
+
+    public var isPlain: Bool { self == .tcp || self == .udp }
+}
+
+/// Octavia's session_persistence, SOURCE_IP type: a client (masked by the granularity) sticks
+/// to its member until idle for the timeout.
+public struct SessionPersistence: Sendable, Equatable {
+    public var timeoutSeconds: Int
+    /// Applied to IPv4 clients; IPv6 clients are keyed by their full address.
+    public var granularity: UInt32
+
+    public init(timeoutSeconds: Int = SessionPersistence.defaultTimeoutSeconds, granularity: UInt32 = 0xFFFF_FFFF) {
+        self.timeoutSeconds = timeoutSeconds
+        self.granularity = granularity
+    }
+
+    public static let defaultTimeoutSeconds = 360
+}
+
 public struct Pool: Sendable, Equatable {
     public var name: String
     public var lbAlgorithm: LBAlgorithm
@@ -101,6 +126,9 @@ public struct Pool: Sendable, Equatable {
     public var retries: Int
     /// Members, sorted by name.
     public var members: [Member]
+    /// nil: plain, whatever the listener's transport.
+    public var proxyProtocol: PoolProtocol?
+    public var sessionPersistence: SessionPersistence?
 
     public init(name: String, lbAlgorithm: LBAlgorithm = .roundRobin, retries: Int = Pool.defaultRetries,
                 members: [Member]) {

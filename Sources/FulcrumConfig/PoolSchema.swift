@@ -1,25 +1,32 @@
 import FulcrumAddress
 
 enum PoolSchema {
-    static let keys = ["lb_algorithm", "retries", "members"]
+    static let keys = ["lb_algorithm", "retries", "members", "protocol", "session_persistence"]
+    static let persistenceKeys = ["type", "persistence_timeout", "persistence_granularity"]
     static let memberKeys = ["address", "protocol_port", "weight", "backup", "admin_state_up"]
 
     /// The pool, or nil when anything in it is invalid (already reported).
     static func decode(name: String, _ table: TableReader) -> Pool? {
         table.rejectUnknownKeys(allowed: keys)
-        let algorithm = table.string("lb_algorithm", expected: "a string (ROUND_ROBIN)",
+        let known = LBAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")
+        let algorithm = table.string("lb_algorithm", expected: "a string (\(known))",
                                      default: LBAlgorithm.roundRobin) { text -> Check<LBAlgorithm> in
-            switch LBAlgorithm(rawValue: text) {
-            case .roundRobin?:
-                return .valid(.roundRobin)
-            case _?:
-                return .invalid("\(quoted(text)) is not supported yet; allowed: ROUND_ROBIN")
-            case nil:
-                let known = LBAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let algorithm = LBAlgorithm(rawValue: text) else {
                 return .invalid("\(quoted(text)) is not a load-balancing algorithm; allowed: \(known)")
             }
+            return .valid(algorithm)
         }
         let retries = table.integer("retries", 0...10, default: Pool.defaultRetries)
+        let protocols = PoolProtocol.allCases.map(\.rawValue).joined(separator: ", ")
+        // Absent means plain, matching whichever listener uses the pool.
+        let proxyProtocol: PoolProtocol?? = table.entries["protocol"] == nil ? .some(nil)
+            : table.string("protocol", expected: "a string (\(protocols))", default: nil) { text -> Check<PoolProtocol?> in
+                guard let value = PoolProtocol(rawValue: text) else {
+                    return .invalid("\(quoted(text)) is not a pool protocol; allowed: \(protocols)")
+                }
+                return .valid(value)
+            }
+        let persistence = decodePersistence(table)
 
         let header = dottedPath(table.path + ["members"]) + ".NAME"
         let memberTables = table.namedTables("members", kind: "member", header: header)
@@ -31,10 +38,38 @@ enum PoolSchema {
         }
         let members = memberTables.map { decodeMember(name: $0.name, $0.reader) }
 
-        guard let algorithm, let retries, !members.isEmpty else { return nil }
+        guard let algorithm, let retries, let proxyProtocol, let persistence, !members.isEmpty else { return nil }
         let valid = members.compactMap { $0 }
         guard valid.count == members.count else { return nil }
-        return Pool(name: name, lbAlgorithm: algorithm, retries: retries, members: valid)
+        var pool = Pool(name: name, lbAlgorithm: algorithm, retries: retries, members: valid)
+        pool.proxyProtocol = proxyProtocol
+        pool.sessionPersistence = persistence.value
+        return pool
+    }
+
+    /// `session_persistence = { type = "SOURCE_IP", persistence_timeout = S, persistence_granularity = MASK }`.
+    /// Returns nil when invalid (reported); `.init(value: nil)` when absent.
+    static func decodePersistence(_ table: TableReader) -> (value: SessionPersistence?, Void)? {
+        guard table.entries["session_persistence"] != nil else { return (nil, ()) }
+        guard let sub = table.table("session_persistence", expected: "an inline table { type = \"SOURCE_IP\", ... }") else {
+            return nil
+        }
+        sub.rejectUnknownKeys(allowed: persistenceKeys)
+        let type = sub.string("type", expected: "a string (SOURCE_IP)", default: nil as String?) { text -> Check<String> in
+            text == "SOURCE_IP" ? .valid(text)
+                : .invalid("\(quoted(text)) is not supported; allowed: SOURCE_IP (HTTP_COOKIE and APP_COOKIE need an HTTP balancer)")
+        }
+        let timeout = sub.integer("persistence_timeout", 1...86_400, default: SessionPersistence.defaultTimeoutSeconds,
+                                  unit: " (seconds)")
+        let granularity = sub.string("persistence_granularity", expected: "an IPv4 netmask string such as \"255.255.255.0\"",
+                                     default: UInt32.max) { text -> Check<UInt32> in
+            guard case let .v4(mask)? = IPAddress(text), mask == 0 || (~mask & (~mask &+ 1)) == 0 else {
+                return .invalid("\(quoted(text)) is not a netmask; allowed: a contiguous IPv4 mask such as \"255.255.255.0\"")
+            }
+            return .valid(mask)
+        }
+        guard type != nil, let timeout, let granularity else { return nil }
+        return (SessionPersistence(timeoutSeconds: timeout, granularity: granularity), ())
     }
 
     static func decodeMember(name: String, _ table: TableReader) -> Member? {

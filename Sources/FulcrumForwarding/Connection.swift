@@ -1,3 +1,4 @@
+import FulcrumAddress
 import FulcrumPools
 
 /// One direction of a proxied connection: bytes from `source` to `sink` through a pipe.
@@ -49,6 +50,10 @@ struct Connection {
     var downstream = Flow()
     var lastClientActivity: Int64 = 0
     var lastMemberActivity: Int64 = 0
+    /// The client as accepted: member choice by source and the PROXY header use it.
+    var peer = Endpoint(address: .v4(0), port: 0)
+    /// Member whose shared open-connection count this connection holds (LEAST_CONNECTIONS), or -1.
+    var counted: Int32 = -1
     /// Free-list link while the slot is unused.
     var nextFree: Int32 = -1
 }

@@ -1,6 +1,8 @@
 import Atomics
 import FulcrumAddress
 import FulcrumConfig
+import FulcrumPools
+import FulcrumProxyProtocol
 import FulcrumSystem
 
 /// What the workers need from the config, resolved once: pools by index instead of name,
@@ -35,6 +37,14 @@ public final class ForwardingPlan: @unchecked Sendable {
         public let members: [MemberPlan]
         /// Index of this pool's first member in the flat per-member counter array.
         public let memberBase: Int
+        /// Open connections/sessions per member across all workers; kept only for
+        /// LEAST_CONNECTIONS (`countsOpen`), where the choice reads them.
+        public let openCounts: [ManagedAtomic<Int>]
+        public let countsOpen: Bool
+        /// session_persistence, shared by all workers.
+        public let stickTable: StickTable?
+        /// PROXY header version sent to members, or nil for plain.
+        public let proxyHeader: ProxyProtocolVersion?
     }
 
     /// TCP listeners.
@@ -54,8 +64,19 @@ public final class ForwardingPlan: @unchecked Sendable {
             let members = pool.members.map {
                 MemberPlan(name: $0.name, endpoint: $0.endpoint, socketAddress: SocketAddress($0.endpoint))
             }
+            let stick = pool.sessionPersistence.map {
+                StickTable(timeoutSeconds: $0.timeoutSeconds, granularity: $0.granularity)
+            }
+            let header: ProxyProtocolVersion?
+            switch pool.proxyProtocol {
+            case .proxy?: header = .v1
+            case .proxyV2?: header = .v2
+            default: header = nil
+            }
             pools.append(PoolPlan(name: pool.name, config: pool, retries: pool.retries, members: members,
-                                  memberBase: base))
+                                  memberBase: base, openCounts: pool.members.map { _ in ManagedAtomic(0) },
+                                  countsOpen: pool.lbAlgorithm == .leastConnections, stickTable: stick,
+                                  proxyHeader: header))
             base += members.count
         }
         memberCount = base

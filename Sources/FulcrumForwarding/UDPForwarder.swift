@@ -1,6 +1,7 @@
 import CFulcrumLinux
 import FulcrumAddress
 import FulcrumPools
+import FulcrumProxyProtocol
 import FulcrumSystem
 import Glibc
 import Logging
@@ -25,6 +26,16 @@ final class UDPForwarder {
     private let memberBase: [Int32]
     private let memberAddresses: [SocketAddress]
     private var selectors: [PoolSelector]
+    /// Per pool: LEAST_CONNECTIONS counts sessions in the pool's shared counters.
+    private let countsOpen: [Bool]
+    /// Per UDP listener: its pool is PROXYV2, so every datagram to a member carries a header.
+    private let proxied: [Bool]
+    /// Per session slot, the PROXY v2 header its datagrams carry (allocated only when needed).
+    private let proxyHeaders: UnsafeMutableRawPointer?
+    private var proxyHeaderLength: [UInt8]
+    private let proxyIov: UnsafeMutablePointer<iovec>
+    private let headerScratch = UnsafeMutableRawPointer.allocate(byteCount: ProxyHeader.maxLength, alignment: 16)
+    static let proxyHeaderStride = 64
 
     private var table: UDPSessionTable
     // Per session slot, beside the table.
@@ -76,7 +87,21 @@ final class UDPForwarder {
         allowedCIDRs = plan.udpListeners.map(\.allowedCIDRs)
         memberBase = plan.pools.map { Int32($0.memberBase) }
         memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
-        selectors = plan.pools.map { PoolSelector(pool: $0.config, workerIndex: workerIndex, workerCount: workerCount) }
+        selectors = plan.pools.map {
+            PoolSelector(pool: $0.config, workerIndex: workerIndex, workerCount: workerCount,
+                         openCounts: $0.openCounts, stickTable: $0.stickTable)
+        }
+        countsOpen = plan.pools.map(\.countsOpen)
+        proxied = plan.udpListeners.map { plan.pools[$0.pool].proxyHeader == .v2 }
+        if proxied.contains(true) {
+            proxyHeaders = .allocate(byteCount: maxSessions * UDPForwarder.proxyHeaderStride, alignment: 16)
+            proxyHeaderLength = Array(repeating: 0, count: maxSessions)
+        } else {
+            proxyHeaders = nil
+            proxyHeaderLength = []
+        }
+        proxyIov = .allocate(capacity: 2 * UDPForwarder.batchSize)
+        proxyIov.initialize(repeating: iovec(), count: 2 * UDPForwarder.batchSize)
         table = UDPSessionTable(capacity: maxSessions, listeners: plan.udpListeners.count)
         sessionFD = Array(repeating: -1, count: maxSessions)
         generation = Array(repeating: 0, count: maxSessions)
@@ -164,7 +189,9 @@ final class UDPForwarder {
     private func flushForward(session slot: Int32, count: Int, listener: Int, from start: Int = 0) {
         guard slot >= 0, count > start else { return }
         let counter = Int(memberBase[Int(rules[listener].pool)] + member[Int(slot)])
-        let messages = buildForwardMessages(from: start, count: count)
+        let messages = proxied[listener]
+            ? buildProxiedMessages(session: slot, from: start, count: count)
+            : buildForwardMessages(from: start, count: count)
         var sentMessages = 0
         var sentDatagrams = 0
         while sentMessages < messages {
@@ -199,6 +226,28 @@ final class UDPForwarder {
             break
         }
         listenerCounters[listener].dropped += count - start - sentDatagrams
+    }
+
+    /// One message per datagram, each led by the session's PROXY v2 header (no segmentation:
+    /// every datagram needs its own header).
+    @inline(__always)
+    private func buildProxiedMessages(session slot: Int32, from start: Int, count: Int) -> Int {
+        let header = proxyHeaders! + Int(slot) * UDPForwarder.proxyHeaderStride
+        let length = Int(proxyHeaderLength[Int(slot)])
+        var messages = 0
+        for k in start..<count {
+            proxyIov[2 * messages] = iovec(iov_base: header, iov_len: length)
+            proxyIov[2 * messages + 1] = forwardIov[k]
+            let h = forward + messages
+            h.pointee.msg_hdr.msg_iov = proxyIov + 2 * messages
+            h.pointee.msg_hdr.msg_iovlen = 2
+            h.pointee.msg_hdr.msg_control = nil
+            h.pointee.msg_hdr.msg_controllen = 0
+            groupStart[messages] = Int32(k)
+            groupCount[messages] = 1
+            messages += 1
+        }
+        return messages
     }
 
     /// Groups forwardIov[start..<count] into messages: a run of equal sizes (the last may be
@@ -256,7 +305,7 @@ final class UDPForwarder {
             closeSession(victim)
         }
         let pool = Int(rules[listener].pool)
-        guard let chosen = selectors[pool].pick() else { return nil }
+        guard let chosen = selectors[pool].pick(client: client, now: now) else { return nil }
         guard let fd = openMemberSocket(pool: pool, member: chosen) else { return nil }
         let slot = table.insert(key, now: now)
         let i = Int(slot)
@@ -267,6 +316,15 @@ final class UDPForwarder {
         tried[i].insert(chosen)
         mustMove[i] = false
         clientAddresses[i] = address
+        if proxied[listener], let proxyHeaders {
+            // Encoded once per session: a v2 header is at most 52 bytes, so it fits the stride.
+            let length = ProxyHeader.encode(.v2, transport: .datagram, client: client,
+                                            listener: plan.udpListeners[listener].endpoint,
+                                            into: UnsafeMutableRawBufferPointer(start: headerScratch, count: ProxyHeader.maxLength))
+            (proxyHeaders + i * UDPForwarder.proxyHeaderStride).copyMemory(from: headerScratch, byteCount: length)
+            proxyHeaderLength[i] = UInt8(length)
+        }
+        if countsOpen[pool] { selectors[pool].openCounts[Int(chosen)].wrappingIncrement(ordering: .relaxed) }
         register(slot)
         listenerCounters[listener].sessionsCreated += 1
         memberCounters[Int(memberBase[pool] + chosen)].sessions += 1
@@ -297,7 +355,9 @@ final class UDPForwarder {
     private func moveSession(_ slot: Int32, listener: Int) -> Bool {
         let i = Int(slot)
         let pool = Int(rules[listener].pool)
-        guard let next = selectors[pool].pick(excluding: tried[i]) ?? selectors[pool].pick() else { return false }
+        let client = table.key(of: slot).client
+        guard let next = selectors[pool].pick(client: client, excluding: tried[i], now: 0)
+            ?? selectors[pool].pick(client: client, now: 0) else { return false }
         if next == member[i] {
             // No other member to go to: keep the socket. A new one would change the source
             // port, and a member that answers from a connected socket (iperf3 does) would then
@@ -307,7 +367,15 @@ final class UDPForwarder {
         }
         close(sessionFD[i])
         sessionFD[i] = -1
-        guard let fd = openMemberSocket(pool: pool, member: next) else { return false }
+        if countsOpen[pool] {
+            selectors[pool].openCounts[Int(member[i])].wrappingDecrement(ordering: .relaxed)
+            selectors[pool].openCounts[Int(next)].wrappingIncrement(ordering: .relaxed)
+        }
+        guard let fd = openMemberSocket(pool: pool, member: next) else {
+            if countsOpen[pool] { selectors[pool].openCounts[Int(next)].wrappingDecrement(ordering: .relaxed) }
+            member[i] = -1
+            return false
+        }
         sessionFD[i] = fd
         generation[i] &+= 1
         member[i] = next
@@ -408,6 +476,11 @@ final class UDPForwarder {
 
     private func closeSession(_ slot: Int32) {
         let i = Int(slot)
+        let pool = Int(rules[Int(table.key(of: slot).listener)].pool)
+        if countsOpen[pool] && member[i] >= 0 {
+            selectors[pool].openCounts[Int(member[i])].wrappingDecrement(ordering: .relaxed)
+        }
+        member[i] = -1
         if sessionFD[i] >= 0 { close(sessionFD[i]) }
         sessionFD[i] = -1
         generation[i] &+= 1
@@ -431,6 +504,9 @@ final class UDPForwarder {
         forward.deallocate()
         forwardIov.deallocate()
         groupStart.deallocate()
+        proxyIov.deallocate()
+        headerScratch.deallocate()
+        proxyHeaders?.deallocate()
         groupCount.deallocate()
         segmentControl.deallocate()
         clientAddresses.deallocate()

@@ -49,7 +49,7 @@ extension Worker {
                 close(client)
                 continue
             }
-            startConnection(client: client, listener: listener)
+            startConnection(client: client, listener: listener, peer: peer.endpoint ?? Endpoint(address: .v4(0), port: 0))
         }
     }
 
@@ -92,7 +92,7 @@ extension Worker {
         return false
     }
 
-    func startConnection(client: Int32, listener: Int) {
+    func startConnection(client: Int32, listener: Int, peer: Endpoint) {
         let (slot, grew) = table.allocate()
         if grew { wheel.grow(to: table.capacity) }
         let c = table[slot]
@@ -100,6 +100,7 @@ extension Worker {
         c.pointee.listener = Int32(listener)
         c.pointee.pool = listenerRules[listener].pool
         c.pointee.client = client
+        c.pointee.peer = peer
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
         do {

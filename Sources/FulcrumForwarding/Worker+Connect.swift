@@ -4,6 +4,7 @@ import Atomics
 import CFulcrumLinux
 import FulcrumAddress
 import FulcrumPools
+import FulcrumProxyProtocol
 import FulcrumSystem
 import Glibc
 import Logging
@@ -18,10 +19,10 @@ extension Worker {
         let poolIndex = Int(c.pointee.pool)
         let memberBase = Int(poolRules[poolIndex].memberBase)
         while true {
-            var choice = selectors[poolIndex].pick(excluding: c.pointee.tried)
+            var choice = selectors[poolIndex].pick(client: c.pointee.peer, excluding: c.pointee.tried, now: now)
             if choice == nil && c.pointee.attempts > 0 {
                 // Every member has been tried once: retries go round again.
-                choice = selectors[poolIndex].pick()
+                choice = selectors[poolIndex].pick(client: c.pointee.peer, now: now)
             }
             guard let member = choice else {
                 if c.pointee.attempts == 0 {
@@ -35,6 +36,7 @@ extension Worker {
             c.pointee.attempts += 1
             c.pointee.tried.insert(member)
             c.pointee.member = member
+            countOpen(c, member: member)
             c.pointee.memberCounter = Int32(memberBase) + member
             let target = memberAddresses[memberBase + Int(member)]
             let fd: Int32
@@ -87,6 +89,24 @@ extension Worker {
         }
     }
 
+    /// LEAST_CONNECTIONS reads the shared count of connections each member holds: a
+    /// connection counts against the member it is connecting or connected to.
+    @inline(__always)
+    func countOpen(_ c: UnsafeMutablePointer<Connection>, member: Int32) {
+        let pool = Int(c.pointee.pool)
+        guard poolRules[pool].countsOpen else { return }
+        uncountOpen(c)
+        selectors[pool].openCounts[Int(member)].wrappingIncrement(ordering: .relaxed)
+        c.pointee.counted = member
+    }
+
+    @inline(__always)
+    func uncountOpen(_ c: UnsafeMutablePointer<Connection>) {
+        guard c.pointee.counted >= 0 else { return }
+        selectors[Int(c.pointee.pool)].openCounts[Int(c.pointee.counted)].wrappingDecrement(ordering: .relaxed)
+        c.pointee.counted = -1
+    }
+
     func dropServerSocket(_ c: UnsafeMutablePointer<Connection>) {
         if c.pointee.server >= 0 {
             close(c.pointee.server)  // closing also removes it from epoll
@@ -125,7 +145,33 @@ extension Worker {
                                     sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
+        if poolRules[Int(c.pointee.pool)].proxyHeader != 0 && !queueProxyHeader(c) {
+            closeConnection(slot)
+            return
+        }
         armIdleTimer(slot)
         service(slot)
+    }
+
+    /// Puts the PROXY header into the upstream pipe, so it reaches the member before any
+    /// client byte and a member that reads slowly delays it like any other byte. The
+    /// destination is the address the client actually reached (a listener on 0.0.0.0 or a VIP).
+    private func queueProxyHeader(_ c: UnsafeMutablePointer<Connection>) -> Bool {
+        let version: ProxyProtocolVersion = poolRules[Int(c.pointee.pool)].proxyHeader == 1 ? .v1 : .v2
+        let destination = Socket.localEndpoint(c.pointee.client) ?? plan.listeners[Int(c.pointee.listener)].endpoint
+        let length = ProxyHeader.encode(version, transport: .stream, client: c.pointee.peer, listener: destination,
+                                        into: UnsafeMutableRawBufferPointer(start: copyBuffer, count: Worker.copyBufferSize))
+        do {
+            c.pointee.upstream.pipe = try pipes.acquire()
+            switch try Splice.write(c.pointee.upstream.pipe.write, from: copyBuffer, count: length) {
+            case let .done(n) where n == length:
+                c.pointee.upstream.buffered = n
+                return true
+            default:
+                return false
+            }
+        } catch {
+            return false
+        }
     }
 }

@@ -47,6 +47,7 @@ extension Worker {
     func closeConnection(_ slot: Int32) {
         let c = table[slot]
         wheel.cancel(slot)
+        uncountOpen(c)
         if c.pointee.upstream.hasPipe {
             pipes.release(c.pointee.upstream.pipe, empty: c.pointee.upstream.buffered == 0)
         }

@@ -32,6 +32,9 @@ public final class Worker: @unchecked Sendable {
     struct PoolRules {
         var retries: Int32
         var memberBase: Int32
+        var countsOpen: Bool
+        /// 0 plain, 1 PROXY v1, 2 PROXY v2.
+        var proxyHeader: UInt8
     }
 
     public let index: Int
@@ -89,7 +92,10 @@ public final class Worker: @unchecked Sendable {
                           timeoutMemberConnectMs: $0.timeoutMemberConnectMs,
                           timeoutMemberDataMs: $0.timeoutMemberDataMs)
         }
-        poolRules = plan.pools.map { PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase)) }
+        poolRules = plan.pools.map {
+            PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase), countsOpen: $0.countsOpen,
+                      proxyHeader: $0.proxyHeader == nil ? 0 : ($0.proxyHeader == .v1 ? 1 : 2))
+        }
         openCounts = plan.listeners.map(\.open)
         allowedCIDRs = plan.listeners.map(\.allowedCIDRs)
         memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
@@ -99,7 +105,10 @@ public final class Worker: @unchecked Sendable {
         poll = try EventPoll(capacity: 256)
         wakeFD = try syscall("eventfd") { cfl_eventfd() }
         now = cfl_monotonic_ms()
-        selectors = plan.pools.map { PoolSelector(pool: $0.config, workerIndex: index, workerCount: workerCount) }
+        selectors = plan.pools.map {
+            PoolSelector(pool: $0.config, workerIndex: index, workerCount: workerCount,
+                         openCounts: $0.openCounts, stickTable: $0.stickTable)
+        }
         table = ConnectionTable(capacity: initialSlots)
         wheel = TimerWheel(capacity: initialSlots, now: now)
         pipes = PipePool(size: plan.pipeSize)

@@ -1,36 +1,141 @@
+import Atomics
+import FulcrumAddress
 import FulcrumConfig
+import FulcrumHashing
 
-/// The interface both engines use to choose a member for a new connection. One selector per
-/// pool per worker: it is owned by one thread, so picking takes no lock and allocates nothing.
+/// The interface both engines use to choose a member for a new connection or UDP session.
+/// One selector per pool per worker, owned by one thread: round robin and source hashing take
+/// no lock and allocate nothing; least connections reads one shared atomic per member;
+/// persistence (opt-in) consults a shared stick table under a lock.
 ///
-/// Which members are eligible: admin_state_up and weight > 0. Backup members take traffic
-/// only while no non-backup member is eligible.
+/// Eligible members: admin_state_up and weight > 0. Backup members take traffic only while no
+/// non-backup member is eligible (or every one of them failed this connection).
 public struct PoolSelector: Sendable {
+    public let algorithm: LBAlgorithm
     @usableFromInline var primary: SmoothWeightedRoundRobin
     @usableFromInline var backup: SmoothWeightedRoundRobin
+    @usableFromInline let primaryMembers: [Int32]
+    @usableFromInline let backupMembers: [Int32]
+    @usableFromInline let weights: [Int]
+    @usableFromInline let primaryTable: MaglevTable?
+    @usableFromInline let backupTable: MaglevTable?
+    /// Open connections (TCP) or sessions (UDP) per member, shared by all workers.
+    public let openCounts: [ManagedAtomic<Int>]
+    @usableFromInline var cursor = 0
+    public let stickTable: StickTable?
 
-    /// `workerIndex`/`workerCount` stagger where each worker starts in the cycle, so W workers
-    /// do not all send their first connections to the heaviest member.
-    public init(pool: Pool, workerIndex: Int = 0, workerCount: Int = 1) {
+    /// `openCounts` must be shared by every worker's selector for the pool (one per member);
+    /// `stickTable` likewise. `workerIndex`/`workerCount` stagger where round robin starts.
+    public init(pool: Pool, workerIndex: Int = 0, workerCount: Int = 1,
+                openCounts: [ManagedAtomic<Int>]? = nil, stickTable: StickTable? = nil) {
+        algorithm = pool.lbAlgorithm
         func weights(backup: Bool) -> [Int] {
-            pool.members.map { m in
-                (m.adminStateUp && m.backup == backup) ? m.weight : 0
-            }
+            pool.members.map { m in (m.adminStateUp && m.backup == backup) ? m.weight : 0 }
         }
         let primaryWeights = weights(backup: false)
         let backupWeights = weights(backup: true)
         let offset = { (w: [Int]) in w.reduce(0, +) * workerIndex / max(workerCount, 1) }
         primary = SmoothWeightedRoundRobin(weights: primaryWeights, startOffset: offset(primaryWeights))
         backup = SmoothWeightedRoundRobin(weights: backupWeights, startOffset: offset(backupWeights))
+        primaryMembers = primaryWeights.indices.filter { primaryWeights[$0] > 0 }.map(Int32.init)
+        backupMembers = backupWeights.indices.filter { backupWeights[$0] > 0 }.map(Int32.init)
+        self.weights = pool.members.map(\.weight)
+        self.openCounts = openCounts ?? pool.members.map { _ in ManagedAtomic(0) }
+        self.stickTable = stickTable
+        cursor = workerIndex
+        if pool.lbAlgorithm == .sourceIP || pool.lbAlgorithm == .sourceIPPort {
+            // Identity = address:port, so every node with the same members builds the same table.
+            func table(_ list: [Int32]) -> MaglevTable? {
+                guard !list.isEmpty else { return nil }
+                let members = list.map { (identity: "\(pool.members[Int($0)].endpoint)", weight: pool.members[Int($0)].weight) }
+                return MaglevTable(members: members, size: MaglevTable.defaultSize(memberCount: members.count))
+            }
+            primaryTable = table(primaryMembers)
+            backupTable = table(backupMembers)
+        } else {
+            primaryTable = nil
+            backupTable = nil
+        }
     }
 
-    /// The member index (into `pool.members`) for the next connection, skipping `excluded`
-    /// (members this connection already failed to reach). nil: no member can take it.
+    /// The member index (into `pool.members`) for a new connection from `client`, skipping
+    /// `excluded` (members this connection already failed to reach). nil: no member can take it.
+    @inlinable
+    public mutating func pick(client: Endpoint, excluding excluded: MemberSet = MemberSet(), now: Int64 = 0) -> Int32? {
+        if let stickTable {
+            if let stuck = stickTable.lookup(client.address, now: now), !excluded.contains(stuck), isEligible(stuck) {
+                return stuck
+            }
+            guard let chosen = pickByAlgorithm(client: client, excluding: excluded) else { return nil }
+            stickTable.record(client.address, member: chosen, now: now)
+            return chosen
+        }
+        return pickByAlgorithm(client: client, excluding: excluded)
+    }
+
+    /// Round robin without a client (tests, and callers that have none).
     @inlinable
     public mutating func pick(excluding excluded: MemberSet = MemberSet()) -> Int32? {
-        if !primary.isEmpty {
-            if let m = primary.next(excluding: excluded) { return m }
+        pickByAlgorithm(client: Endpoint(address: .v4(0), port: 0), excluding: excluded)
+    }
+
+    @inlinable
+    mutating func pickByAlgorithm(client: Endpoint, excluding excluded: MemberSet) -> Int32? {
+        switch algorithm {
+        case .roundRobin:
+            if !primary.isEmpty, let m = primary.next(excluding: excluded) { return m }
+            return backup.next(excluding: excluded)
+        case .leastConnections:
+            return leastLoaded(primaryMembers, excluded) ?? leastLoaded(backupMembers, excluded)
+        case .sourceIP, .sourceIPPort:
+            let hash = algorithm == .sourceIP ? FlowHash.hash(client.address.unmapped)
+                : FlowHash.hash(client.address.unmapped, port: client.port)
+            return hashed(primaryTable, primaryMembers, hash, excluded) ?? hashed(backupTable, backupMembers, hash, excluded)
         }
-        return backup.next(excluding: excluded)
+    }
+
+    /// Weighted least connections: smallest open/weight, ties going round robin.
+    @inlinable
+    mutating func leastLoaded(_ list: [Int32], _ excluded: MemberSet) -> Int32? {
+        let count = list.count
+        guard count > 0 else { return nil }
+        cursor &+= 1
+        var best: Int32 = -1
+        var bestLoad = 0
+        var bestWeight = 1
+        var k = 0
+        while k < count {
+            let m = list[(cursor &+ k) % count]
+            k += 1
+            if excluded.contains(m) { continue }
+            let load = openCounts[Int(m)].load(ordering: .relaxed)
+            let weight = weights[Int(m)]
+            if best < 0 || load * bestWeight < bestLoad * weight {
+                best = m
+                bestLoad = load
+                bestWeight = weight
+            }
+        }
+        return best < 0 ? nil : best
+    }
+
+    /// Maglev lookup; a member this connection already failed is skipped by walking on to the
+    /// next slots, which keeps other clients' choices untouched.
+    @inlinable
+    func hashed(_ table: MaglevTable?, _ list: [Int32], _ hash: UInt64, _ excluded: MemberSet) -> Int32? {
+        guard let table else { return nil }
+        var slot = Int(hash % UInt64(table.size))
+        for _ in 0..<min(table.size, 4096) {
+            let m = list[Int(table.member(atSlot: slot))]
+            if !excluded.contains(m) { return m }
+            slot += 1
+            if slot == table.size { slot = 0 }
+        }
+        return nil
+    }
+
+    @inlinable
+    func isEligible(_ member: Int32) -> Bool {
+        primaryMembers.contains(member) || (primaryMembers.isEmpty && backupMembers.contains(member))
     }
 }

@@ -52,7 +52,7 @@ private let cases: [BadConfig] = [
               ExpectedProblem(main, 4, "pool.web.members.app1.wieght",
                               "unknown key \"wieght\" (did you mean weight?); allowed: address, admin_state_up, backup, protocol_port, weight")),
     BadConfig("unknown pool key, no guess when nothing is close", "[pool.web]\nhealthmonitor = { type = \"HTTP\" }\n" + valid,
-              ExpectedProblem(main, 2, "pool.web.healthmonitor", "unknown key \"healthmonitor\"; allowed: lb_algorithm, members, retries")),
+              ExpectedProblem(main, 2, "pool.web.healthmonitor", "unknown key \"healthmonitor\"; allowed: lb_algorithm, members, protocol, retries, session_persistence")),
     BadConfig("unknown status key", "[status]\npath = \"/run/x.sock\"\n" + valid,
               ExpectedProblem(main, 2, "status.path", "unknown key \"path\"; allowed: socket")),
 
@@ -130,8 +130,20 @@ private let cases: [BadConfig] = [
     BadConfig("unknown lb_algorithm", "[pool.web]\nlb_algorithm = \"RANDOM\"\n" + valid,
               ExpectedProblem(main, 2, "pool.web.lb_algorithm",
                               "\"RANDOM\" is not a load-balancing algorithm; allowed: ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP, SOURCE_IP_PORT")),
-    BadConfig("LEAST_CONNECTIONS not supported yet", "[pool.web]\nlb_algorithm = \"LEAST_CONNECTIONS\"\n" + valid,
-              ExpectedProblem(main, 2, "pool.web.lb_algorithm", "\"LEAST_CONNECTIONS\" is not supported yet; allowed: ROUND_ROBIN")),
+    BadConfig("lower-case algorithm", "[pool.web]\nlb_algorithm = \"least_connections\"\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.lb_algorithm", "\"least_connections\" is not a load-balancing algorithm")),
+    BadConfig("unknown pool protocol", "[pool.web]\nprotocol = \"HTTP\"\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.protocol", "\"HTTP\" is not a pool protocol; allowed: TCP, UDP, PROXY, PROXYV2")),
+    BadConfig("PROXY v1 pool behind a UDP listener", "[pool.web]\nprotocol = \"PROXY\"\n" + valid + "protocol = \"UDP\"\n",
+              ExpectedProblem(main, 8, "listener.web.default_pool", "pool \"web\" has protocol PROXY, which cannot serve a UDP listener; allowed pool protocols: UDP, PROXYV2")),
+    BadConfig("persistence type", "[pool.web]\nsession_persistence = { type = \"HTTP_COOKIE\" }\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.session_persistence.type", "\"HTTP_COOKIE\" is not supported; allowed: SOURCE_IP")),
+    BadConfig("persistence timeout zero", "[pool.web]\nsession_persistence = { type = \"SOURCE_IP\", persistence_timeout = 0 }\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.session_persistence.persistence_timeout", "0 is out of range; allowed: 1..86400 (seconds)")),
+    BadConfig("persistence granularity not contiguous", "[pool.web]\nsession_persistence = { type = \"SOURCE_IP\", persistence_granularity = \"255.0.255.0\" }\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.session_persistence.persistence_granularity", "\"255.0.255.0\" is not a netmask")),
+    BadConfig("persistence without type", "[pool.web]\nsession_persistence = { persistence_timeout = 30 }\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.session_persistence.type", "required key is missing")),
     BadConfig("UDP protocol as a number", valid + "protocol = 17\n",
               ExpectedProblem(main, 7, "listener.web.protocol", "17 is an integer; expected a string (TCP or UDP)")),
     BadConfig("udp_max_sessions zero", "udp_max_sessions = 0\n" + valid,
@@ -207,7 +219,7 @@ private let cases: [BadConfig] = [
               default_pool = "nope"
               timeout_member_connect = 0
               [pool.web]
-              lb_algorithm = "LEAST_CONNECTIONS"
+              lb_algorithm = "LEAST_CONN"
               [pool.web.members.app1]
               address = "10.0.0.300"
               weight = 300
@@ -216,7 +228,7 @@ private let cases: [BadConfig] = [
               ExpectedProblem(main, 3, "listener.web.protocol_port", "70000 is out of range"),
               ExpectedProblem(main, 4, "listener.web.default_pool", "pool \"nope\" is not defined; defined pools: web"),
               ExpectedProblem(main, 5, "listener.web.timeout_member_connect", "0 is out of range"),
-              ExpectedProblem(main, 7, "pool.web.lb_algorithm", "is not supported yet"),
+              ExpectedProblem(main, 7, "pool.web.lb_algorithm", "is not a load-balancing algorithm"),
               ExpectedProblem(main, 8, "pool.web.members.app1.protocol_port", "required key is missing"),
               ExpectedProblem(main, 9, "pool.web.members.app1.address", "\"10.0.0.300\" is not an IP address"),
               ExpectedProblem(main, 10, "pool.web.members.app1.weight", "300 is out of range")),
