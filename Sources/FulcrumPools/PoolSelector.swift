@@ -17,6 +17,8 @@ public struct PoolSelector: Sendable {
     @usableFromInline let primaryMembers: [Int32]
     @usableFromInline let backupMembers: [Int32]
     @usableFromInline let weights: [Int]
+    /// Per member index: may a stuck client keep it (see isEligible).
+    @usableFromInline let eligible: [Bool]
     @usableFromInline let primaryTable: MaglevTable?
     @usableFromInline let backupTable: MaglevTable?
     /// Open connections (TCP) or sessions (UDP) per member, shared by all workers.
@@ -40,6 +42,8 @@ public struct PoolSelector: Sendable {
         primaryMembers = primaryWeights.indices.filter { primaryWeights[$0] > 0 }.map(Int32.init)
         backupMembers = backupWeights.indices.filter { backupWeights[$0] > 0 }.map(Int32.init)
         self.weights = pool.members.map(\.weight)
+        let stickable = primaryWeights.contains { $0 > 0 } ? primaryWeights : backupWeights
+        eligible = stickable.map { $0 > 0 }
         self.openCounts = openCounts ?? pool.members.map { _ in ManagedAtomic(0) }
         self.stickTable = stickTable
         cursor = workerIndex
@@ -134,8 +138,11 @@ public struct PoolSelector: Sendable {
         return nil
     }
 
+    /// A stuck member may keep its clients while it would be picked at all: a primary, or a
+    /// backup while no primary is eligible.
     @inlinable
     func isEligible(_ member: Int32) -> Bool {
-        primaryMembers.contains(member) || (primaryMembers.isEmpty && backupMembers.contains(member))
+        let m = Int(member)
+        return m < eligible.count && eligible[m]
     }
 }

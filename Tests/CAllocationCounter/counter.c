@@ -14,6 +14,7 @@ static _Thread_local int tracked;
 static _Atomic int64_t allocations;
 
 void cac_track_current_thread(void) { tracked = 1; }
+void cac_untrack_current_thread(void) { tracked = 0; }
 int64_t cac_allocations(void) { return atomic_load(&allocations); }
 void cac_reset(void) { atomic_store(&allocations, 0); }
 

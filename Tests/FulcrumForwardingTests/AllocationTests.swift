@@ -20,7 +20,19 @@ final class AllocationTests: XCTestCase {
         try steadyStateAllocations(copySmallReads: false)
     }
 
-    private func steadyStateAllocations(copySmallReads: Bool) throws {
+    /// Least connections with source-IP persistence: shared counters and the stick table's
+    /// lock, still no heap.
+    func testSteadyStateConnectionsAllocateNothingLeastConnectionsPersistent() throws {
+        var pool = Pool(name: "p", lbAlgorithm: .leastConnections, members: [])
+        pool.sessionPersistence = SessionPersistence(timeoutSeconds: 60, granularity: 0xFFFF_FF00)
+        try steadyStateAllocations(copySmallReads: true, pool: pool)
+    }
+
+    func testSteadyStateConnectionsAllocateNothingSourceIP() throws {
+        try steadyStateAllocations(copySmallReads: true, pool: Pool(name: "p", lbAlgorithm: .sourceIP, members: []))
+    }
+
+    private func steadyStateAllocations(copySmallReads: Bool, pool template: Pool = Pool(name: "p", members: [])) throws {
         let member = try EchoMember()
         defer { member.stop() }
         let listenFD = try Socket.makeTCPListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
@@ -29,7 +41,11 @@ final class AllocationTests: XCTestCase {
             workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
             listeners: [Listener(name: "l", address: .v4(0x7F00_0001), port: port, defaultPool: "p",
                                  connectionLimit: 10_000, allowedCIDRs: [CIDR("127.0.0.0/8")!])],
-            pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: member.port)])])
+            pools: [{ () -> Pool in
+                var pool = template
+                pool.members = [Member(name: "m", address: .v4(0x7F00_0001), port: member.port)]
+                return pool
+            }()])
         config.copySmallReads = copySmallReads
         let worker = try Worker(index: 0, workerCount: 1, plan: ForwardingPlan(config: config),
                                 listenFDs: [listenFD], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })

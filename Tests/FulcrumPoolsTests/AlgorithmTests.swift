@@ -141,6 +141,7 @@ final class AlgorithmTests: XCTestCase {
     /// (asserted: choosing a member must never touch the heap).
     func testPickCostAndAllocations() {
         let members = (1...10).map { member("m\($0)", UInt32($0), weight: $0) }
+        defer { cac_untrack_current_thread() }
         for algorithm in LBAlgorithm.allCases {
             var s = PoolSelector(pool: Pool(name: "p", lbAlgorithm: algorithm, members: members))
             var sum = 0

@@ -8,6 +8,8 @@
 
 // Start counting allocations made by the calling thread.
 void cac_track_current_thread(void);
+// Stop counting the calling thread's allocations.
+void cac_untrack_current_thread(void);
 // Allocations made by tracked threads since the last reset.
 int64_t cac_allocations(void);
 void cac_reset(void);
