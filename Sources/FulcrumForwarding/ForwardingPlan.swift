@@ -39,7 +39,7 @@ public final class ForwardingPlan: @unchecked Sendable {
         public let memberBase: Int
         /// Open connections/sessions per member across all workers; kept only for
         /// LEAST_CONNECTIONS (`countsOpen`), where the choice reads them.
-        public let openCounts: [ManagedAtomic<Int>]
+        public let openCounts: MemberCounts
         public let countsOpen: Bool
         /// session_persistence, shared by all workers.
         public let stickTable: StickTable?
@@ -74,7 +74,7 @@ public final class ForwardingPlan: @unchecked Sendable {
             default: header = nil
             }
             pools.append(PoolPlan(name: pool.name, config: pool, retries: pool.retries, members: members,
-                                  memberBase: base, openCounts: pool.members.map { _ in ManagedAtomic(0) },
+                                  memberBase: base, openCounts: MemberCounts(count: pool.members.count),
                                   countsOpen: pool.lbAlgorithm == .leastConnections, stickTable: stick,
                                   proxyHeader: header))
             base += members.count

@@ -10,7 +10,7 @@ import FulcrumHashing
 ///
 /// Eligible members: admin_state_up and weight > 0. Backup members take traffic only while no
 /// non-backup member is eligible (or every one of them failed this connection).
-public struct PoolSelector: Sendable {
+public struct PoolSelector: @unchecked Sendable {
     public let algorithm: LBAlgorithm
     @usableFromInline var primary: SmoothWeightedRoundRobin
     @usableFromInline var backup: SmoothWeightedRoundRobin
@@ -22,14 +22,15 @@ public struct PoolSelector: Sendable {
     @usableFromInline let primaryTable: MaglevTable?
     @usableFromInline let backupTable: MaglevTable?
     /// Open connections (TCP) or sessions (UDP) per member, shared by all workers.
-    public let openCounts: [ManagedAtomic<Int>]
+    public let openCounts: MemberCounts
+    @usableFromInline let counts: UnsafeMutablePointer<UnsafeAtomic<Int>>
     @usableFromInline var cursor = 0
     public let stickTable: StickTable?
 
     /// `openCounts` must be shared by every worker's selector for the pool (one per member);
     /// `stickTable` likewise. `workerIndex`/`workerCount` stagger where round robin starts.
     public init(pool: Pool, workerIndex: Int = 0, workerCount: Int = 1,
-                openCounts: [ManagedAtomic<Int>]? = nil, stickTable: StickTable? = nil) {
+                openCounts: MemberCounts? = nil, stickTable: StickTable? = nil) {
         algorithm = pool.lbAlgorithm
         func weights(backup: Bool) -> [Int] {
             pool.members.map { m in (m.adminStateUp && m.backup == backup) ? m.weight : 0 }
@@ -44,9 +45,10 @@ public struct PoolSelector: Sendable {
         self.weights = pool.members.map(\.weight)
         let stickable = primaryWeights.contains { $0 > 0 } ? primaryWeights : backupWeights
         eligible = stickable.map { $0 > 0 }
-        self.openCounts = openCounts ?? pool.members.map { _ in ManagedAtomic(0) }
+        self.openCounts = openCounts ?? MemberCounts(count: pool.members.count)
+        counts = self.openCounts.atomics
         self.stickTable = stickTable
-        cursor = workerIndex
+        cursor = 0
         if pool.lbAlgorithm == .sourceIP || pool.lbAlgorithm == .sourceIPPort {
             // Identity = address:port, so every node with the same members builds the same table.
             func table(_ list: [Int32]) -> MaglevTable? {
@@ -103,16 +105,18 @@ public struct PoolSelector: Sendable {
     mutating func leastLoaded(_ list: [Int32], _ excluded: MemberSet) -> Int32? {
         let count = list.count
         guard count > 0 else { return nil }
-        cursor &+= 1
+        // The scan starts one further each time, so equal loads take turns; one division per
+        // pick, not per member.
+        cursor = cursor + 1 < count ? cursor + 1 : 0
+        var index = cursor
         var best: Int32 = -1
         var bestLoad = 0
         var bestWeight = 1
-        var k = 0
-        while k < count {
-            let m = list[(cursor &+ k) % count]
-            k += 1
+        for _ in 0..<count {
+            let m = list[index]
+            index = index + 1 == count ? 0 : index + 1
             if excluded.contains(m) { continue }
-            let load = openCounts[Int(m)].load(ordering: .relaxed)
+            let load = counts[Int(m)].load(ordering: .relaxed)
             let weight = weights[Int(m)]
             if best < 0 || load * bestWeight < bestLoad * weight {
                 best = m
