@@ -46,6 +46,8 @@ struct PoolSpec {
     var algorithm: String = "ROUND_ROBIN"
     var retries: Int? = nil
     var members: [MemberSpec]
+    /// Extra `key = value` lines for the [pool.NAME] table.
+    var extra: [String] = []
 }
 
 struct ListenerSpec {
@@ -102,6 +104,7 @@ struct DaemonConfig {
             lines.append("[pool.\(p.name)]")
             lines.append("lb_algorithm = \(Self.quoted(p.algorithm))")
             if let v = p.retries { lines.append("retries = \(v)") }
+            lines += p.extra
             lines.append("")
             for m in p.members {
                 lines.append("[pool.\(p.name).members.\(m.name)]")
