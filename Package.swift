@@ -51,7 +51,7 @@ let package = Package(
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
         .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
-        .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress"],
+        .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "CAllocationCounter"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [
