@@ -20,6 +20,11 @@ let package = Package(
             name: "CFulcrumLinux",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // OpenSSL's calls that are macros in C (SNI, protocol floor), for HTTPS health checks.
+        .target(
+            name: "CFulcrumTLS",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
         // IP addresses and CIDRs as plain values: parsed once, compared without allocation.
         .target(name: "FulcrumAddress"),
         // One syscall layer: EINTR retried in one place, EAGAIN as a value, typed errno errors.
@@ -44,14 +49,22 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
+        // Health monitors: check codecs and state machine (pure), and the checker thread.
+        .target(name: "FulcrumHealth", dependencies: [
+            "CFulcrumLinux", "CFulcrumTLS", "FulcrumSystem", "FulcrumConfig", "FulcrumPools", "FulcrumAddress",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         .executableTarget(name: "fulcrumd", dependencies: [
-            "FulcrumConfig", "FulcrumForwarding", "FulcrumSystem", "CFulcrumLinux",
+            "FulcrumConfig", "FulcrumForwarding", "FulcrumHealth", "FulcrumSystem", "CFulcrumLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
         .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
         .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "CAllocationCounter"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "FulcrumHealthTests", dependencies: ["FulcrumHealth", "FulcrumConfig", "FulcrumAddress"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [

@@ -129,6 +129,9 @@ public struct Pool: Sendable, Equatable {
     /// nil: plain, whatever the listener's transport.
     public var proxyProtocol: PoolProtocol?
     public var sessionPersistence: SessionPersistence?
+    /// nil: members are NO_MONITOR and always in the pool (admin state and weight permitting).
+    public var healthMonitor: HealthMonitor?
+    public var onMemberDown: OnMemberDown = .keep
 
     public init(name: String, lbAlgorithm: LBAlgorithm = .roundRobin, retries: Int = Pool.defaultRetries,
                 members: [Member]) {
@@ -149,6 +152,9 @@ public struct Member: Sendable, Equatable {
     public var weight: Int
     public var backup: Bool
     public var adminStateUp: Bool
+    /// Where health checks go instead of address/protocol_port (each falls back separately).
+    public var monitorAddress: IPAddress?
+    public var monitorPort: UInt16?
 
     public init(name: String, address: IPAddress, port: UInt16, weight: Int = 1,
                 backup: Bool = false, adminStateUp: Bool = true) {
@@ -161,4 +167,9 @@ public struct Member: Sendable, Equatable {
     }
 
     public var endpoint: Endpoint { Endpoint(address: address, port: port) }
+
+    /// Where this member's health checks are sent.
+    public var monitorEndpoint: Endpoint {
+        Endpoint(address: monitorAddress ?? address, port: monitorPort ?? port)
+    }
 }

@@ -1,9 +1,11 @@
 import FulcrumAddress
 
 enum PoolSchema {
-    static let keys = ["lb_algorithm", "retries", "members", "protocol", "session_persistence"]
+    static let keys = ["lb_algorithm", "retries", "members", "protocol", "session_persistence",
+                       "healthmonitor", "on_member_down"]
     static let persistenceKeys = ["type", "persistence_timeout", "persistence_granularity"]
-    static let memberKeys = ["address", "protocol_port", "weight", "backup", "admin_state_up"]
+    static let memberKeys = ["address", "protocol_port", "weight", "backup", "admin_state_up",
+                             "monitor_address", "monitor_port"]
 
     /// The pool, or nil when anything in it is invalid (already reported).
     static func decode(name: String, _ table: TableReader) -> Pool? {
@@ -27,6 +29,15 @@ enum PoolSchema {
                 return .valid(value)
             }
         let persistence = decodePersistence(table)
+        let monitor = HealthMonitorSchema.decode(table)
+        let downActions = OnMemberDown.allCases.map(\.rawValue).joined(separator: ", ")
+        let onMemberDown = table.string("on_member_down", expected: "a string (\(downActions))",
+                                        default: OnMemberDown.keep) { text -> Check<OnMemberDown> in
+            guard let action = OnMemberDown(rawValue: text) else {
+                return .invalid("\(quoted(text)) is not an action; allowed: \(downActions)")
+            }
+            return .valid(action)
+        }
 
         let header = dottedPath(table.path + ["members"]) + ".NAME"
         let memberTables = table.namedTables("members", kind: "member", header: header)
@@ -38,12 +49,15 @@ enum PoolSchema {
         }
         let members = memberTables.map { decodeMember(name: $0.name, $0.reader) }
 
-        guard let algorithm, let retries, let proxyProtocol, let persistence, !members.isEmpty else { return nil }
+        guard let algorithm, let retries, let proxyProtocol, let persistence, let monitor, let onMemberDown,
+              !members.isEmpty else { return nil }
         let valid = members.compactMap { $0 }
         guard valid.count == members.count else { return nil }
         var pool = Pool(name: name, lbAlgorithm: algorithm, retries: retries, members: valid)
         pool.proxyProtocol = proxyProtocol
         pool.sessionPersistence = persistence.value
+        pool.healthMonitor = monitor
+        pool.onMemberDown = onMemberDown
         return pool
     }
 
@@ -80,8 +94,17 @@ enum PoolSchema {
         let weight = table.integer("weight", 0...256, default: 1)
         let backup = table.boolean("backup", default: false)
         let adminStateUp = table.boolean("admin_state_up", default: true)
-        guard let address, let port, let weight, let backup, let adminStateUp else { return nil }
-        return Member(name: name, address: address, port: UInt16(port), weight: weight,
-                      backup: backup, adminStateUp: adminStateUp)
+        let monitorAddress: IPAddress?? = table.entries["monitor_address"] == nil ? .some(nil)
+            : table.string("monitor_address", expected: "an IP address string", default: nil as IPAddress?, parseAddress)
+        let monitorPort: Int?? = table.entries["monitor_port"] == nil ? .some(nil)
+            : table.integer("monitor_port", 1...65535, default: nil)
+        guard let address, let port, let weight, let backup, let adminStateUp, let monitorAddress, let monitorPort else {
+            return nil
+        }
+        var member = Member(name: name, address: address, port: UInt16(port), weight: weight,
+                            backup: backup, adminStateUp: adminStateUp)
+        member.monitorAddress = monitorAddress
+        member.monitorPort = monitorPort.map { UInt16($0) }
+        return member
     }
 }

@@ -84,6 +84,27 @@ struct TableReader {
         }
     }
 
+    /// Seconds given as an integer or a float (0.5), returned in whole milliseconds.
+    func seconds(_ key: String, min minimum: Double, max maximum: Double, default fallback: Int?) -> Int? {
+        let allowed = "\(formatSeconds(minimum))..\(formatSeconds(maximum)) seconds (fractions allowed, e.g. 0.5)"
+        return value(key, expected: "a number \(allowed)", default: fallback) { node in
+            let number: Double
+            switch node.value {
+            case let .integer(whole): number = Double(whole)
+            case let .float(fraction): number = fraction
+            default: return .wrongType
+            }
+            guard number.isFinite, number >= minimum, number <= maximum else {
+                return .invalid("\(node.rendered) is out of range; allowed: \(allowed)")
+            }
+            let ms = (number * 1000).rounded()
+            guard ms == number * 1000 || abs(ms - number * 1000) < 1e-6 else {
+                return .invalid("\(node.rendered) is finer than a millisecond; allowed: \(allowed) in whole milliseconds")
+            }
+            return .valid(Int(ms))
+        }
+    }
+
     func boolean(_ key: String, default fallback: Bool) -> Bool? {
         value(key, expected: "a boolean (true or false)", default: fallback) { node in
             guard case let .boolean(flag) = node.value else { return .wrongType }
@@ -169,4 +190,8 @@ private func editDistance(_ a: String, _ b: String) -> Int {
         previous = current
     }
     return previous[b.count]
+}
+
+func formatSeconds(_ value: Double) -> String {
+    value == value.rounded() ? String(Int(value)) : String(value)
 }

@@ -39,6 +39,8 @@ public struct MemberCounters: Sendable, Equatable {
     /// Payload bytes sent to / received from this member.
     public var bytesToMember = 0
     public var bytesFromMember = 0
+    /// Connections closed because the health monitor marked the member down (shutdown_sessions).
+    public var shutDownOnDown = 0
 
     public init() {}
 
@@ -49,6 +51,7 @@ public struct MemberCounters: Sendable, Equatable {
         s.connectTimeouts += b.connectTimeouts
         s.bytesToMember += b.bytesToMember
         s.bytesFromMember += b.bytesFromMember
+        s.shutDownOnDown += b.shutDownOnDown
         return s
     }
 }

@@ -88,6 +88,12 @@ public final class Engine: @unchecked Sendable {
         finished.wait(timeout: .now() + timeout) == .success
     }
 
+    /// A member of a shutdown_sessions pool went down: every worker closes its connections.
+    public func memberWentDown() {
+        plan.memberDownEvents.wrappingIncrement(ordering: .releasing)
+        for worker in workers { worker.wake() }
+    }
+
     /// Counters summed over workers. Exact once the workers have ended.
     public func listenerCounters() -> [ListenerCounters] {
         workers.reduce(Array(repeating: ListenerCounters(), count: plan.listeners.count)) { sum, w in

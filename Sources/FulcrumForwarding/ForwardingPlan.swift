@@ -45,6 +45,10 @@ public final class ForwardingPlan: @unchecked Sendable {
         public let stickTable: StickTable?
         /// PROXY header version sent to members, or nil for plain.
         public let proxyHeader: ProxyProtocolVersion?
+        /// Which members the health monitor lets take new traffic (all, without a monitor).
+        public let health: MemberHealth
+        /// on_member_down = shutdown_sessions: a member marked down loses its open connections.
+        public let shutdownOnDown: Bool
     }
 
     /// TCP listeners.
@@ -56,6 +60,9 @@ public final class ForwardingPlan: @unchecked Sendable {
     public let memberCount: Int
     public let pipeSize: Int
     public let copySmallReads: Bool
+    /// Bumped by the health checker when a member of a shutdown_sessions pool goes down;
+    /// workers that see it move close that member's connections.
+    public let memberDownEvents = ManagedAtomic<UInt64>(0)
 
     public init(config: Config) {
         var pools: [PoolPlan] = []
@@ -76,7 +83,8 @@ public final class ForwardingPlan: @unchecked Sendable {
             pools.append(PoolPlan(name: pool.name, config: pool, retries: pool.retries, members: members,
                                   memberBase: base, openCounts: MemberCounts(count: pool.members.count),
                                   countsOpen: pool.lbAlgorithm == .leastConnections, stickTable: stick,
-                                  proxyHeader: header))
+                                  proxyHeader: header, health: MemberHealth(count: pool.members.count),
+                                  shutdownOnDown: pool.onMemberDown == .shutdownSessions))
             base += members.count
         }
         memberCount = base
@@ -97,5 +105,11 @@ public final class ForwardingPlan: @unchecked Sendable {
         udpMaxSessions = config.udpMaxSessions
         pipeSize = config.pipeSize
         copySmallReads = config.copySmallReads
+    }
+
+    /// The pool and member behind a flat per-member counter index.
+    public func member(atCounter counter: Int) -> (pool: PoolPlan, member: MemberPlan) {
+        let pool = pools.last { $0.memberBase <= counter && counter < $0.memberBase + $0.members.count }!
+        return (pool, pool.members[counter - pool.memberBase])
     }
 }

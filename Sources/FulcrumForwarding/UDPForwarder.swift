@@ -89,7 +89,7 @@ final class UDPForwarder {
         memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
         selectors = plan.pools.map {
             PoolSelector(pool: $0.config, workerIndex: workerIndex, workerCount: workerCount,
-                         openCounts: $0.openCounts, stickTable: $0.stickTable)
+                         openCounts: $0.openCounts, stickTable: $0.stickTable, health: $0.health)
         }
         countsOpen = plan.pools.map(\.countsOpen)
         proxied = plan.udpListeners.map { plan.pools[$0.pool].proxyHeader == .v2 }
@@ -294,7 +294,10 @@ final class UDPForwarder {
         let key = UDPSessionTable.Key(listener: Int32(listener), client: client)
         if let slot = table.find(key) {
             table.touch(slot, now: now)
-            if mustMove[Int(slot)] && !moveSession(slot, listener: listener) {
+            let i = Int(slot)
+            // A member the health monitor took out loses its sessions on their next datagram.
+            if (mustMove[i] || !selectors[Int(rules[listener].pool)].isUp(member[i]))
+                && !moveSession(slot, listener: listener) {
                 closeSession(slot)
                 return nil
             }
@@ -350,8 +353,8 @@ final class UDPForwarder {
         }
     }
 
-    /// Reconnects a session whose member refused to another member (one it has not tried,
-    /// else any). False when the pool has no member left.
+    /// Reconnects a session whose member refused, or was marked down, to another member (one
+    /// it has not tried, else any that is up). False when the pool has no member left.
     private func moveSession(_ slot: Int32, listener: Int) -> Bool {
         let i = Int(slot)
         let pool = Int(rules[listener].pool)

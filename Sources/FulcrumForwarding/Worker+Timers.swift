@@ -44,6 +44,27 @@ extension Worker {
 
     // MARK: teardown
 
+    /// on_member_down = shutdown_sessions: closes this worker's established connections to
+    /// members of such pools that are now down. A scan of the table, but only on the rare
+    /// wake-up that says a member went down.
+    func shutDownSessionsOfDownMembers() {
+        var closed: [Int32: Int] = [:]
+        for slot in 0..<Int32(table.capacity) {
+            let c = table[slot]
+            guard c.pointee.state == .established else { continue }
+            let pool = Int(c.pointee.pool)
+            guard plan.pools[pool].shutdownOnDown, !selectors[pool].isUp(c.pointee.member) else { continue }
+            closed[c.pointee.memberCounter, default: 0] += 1
+            memberCounters[Int(c.pointee.memberCounter)].shutDownOnDown += 1
+            closeConnection(slot)
+        }
+        for (counter, count) in closed {
+            let (pool, member) = plan.member(atCounter: Int(counter))
+            logger.notice("member \(pool.name)/\(member.name) \(member.endpoint): closed \(count) connections (on_member_down = shutdown_sessions)",
+                metadata: ["pool": "\(pool.name)", "member": "\(member.name)"])
+        }
+    }
+
     func closeConnection(_ slot: Int32) {
         let c = table[slot]
         wheel.cancel(slot)

@@ -67,6 +67,8 @@ public final class Worker: @unchecked Sendable {
     var listenerPausedUntil: [Int64]
     var pausedListeners = 0
     var acceptErrorLogMs = Int64.min / 2
+    /// The plan's memberDownEvents value this worker last acted on.
+    var seenMemberDownEvents: UInt64 = 0
     static let listenerPauseMs: Int64 = 100
 
     public internal(set) var listenerCounters: [ListenerCounters]
@@ -107,7 +109,7 @@ public final class Worker: @unchecked Sendable {
         now = cfl_monotonic_ms()
         selectors = plan.pools.map {
             PoolSelector(pool: $0.config, workerIndex: index, workerCount: workerCount,
-                         openCounts: $0.openCounts, stickTable: $0.stickTable)
+                         openCounts: $0.openCounts, stickTable: $0.stickTable, health: $0.health)
         }
         table = ConnectionTable(capacity: initialSlots)
         wheel = TimerWheel(capacity: initialSlots, now: now)
@@ -150,6 +152,11 @@ public final class Worker: @unchecked Sendable {
 
     func signal(_ value: Control) {
         control.store(value, ordering: .sequentiallyConsistent)
+        wake()
+    }
+
+    /// Makes the loop look at its control state and the plan's events now.
+    public func wake() {
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
     }
@@ -229,6 +236,11 @@ public final class Worker: @unchecked Sendable {
     func handleControl() {
         var value: UInt64 = 0
         _ = read(wakeFD, &value, 8)
+        let downEvents = plan.memberDownEvents.load(ordering: .acquiring)
+        if downEvents != seenMemberDownEvents {
+            seenMemberDownEvents = downEvents
+            shutDownSessionsOfDownMembers()
+        }
         switch control.load(ordering: .sequentiallyConsistent) {
         case .run:
             break

@@ -8,8 +8,9 @@ import FulcrumHashing
 /// no lock and allocate nothing; least connections reads one shared atomic per member;
 /// persistence (opt-in) consults a shared stick table under a lock.
 ///
-/// Eligible members: admin_state_up and weight > 0. Backup members take traffic only while no
-/// non-backup member is eligible (or every one of them failed this connection).
+/// Eligible members: admin_state_up, weight > 0 and not marked down by the health monitor.
+/// Backup members take traffic only while no non-backup member is eligible (or every one of
+/// them failed this connection).
 public struct PoolSelector: @unchecked Sendable {
     public let algorithm: LBAlgorithm
     @usableFromInline var primary: SmoothWeightedRoundRobin
@@ -26,11 +27,18 @@ public struct PoolSelector: @unchecked Sendable {
     @usableFromInline let counts: UnsafeMutablePointer<UnsafeAtomic<Int>>
     @usableFromInline var cursor = 0
     public let stickTable: StickTable?
+    /// Health flags shared with the checker; `up` is their buffer, read without refcounting.
+    public let health: MemberHealth
+    @usableFromInline let up: UnsafeMutablePointer<UnsafeAtomic<Bool>>
+    /// The health generation the two flags below were computed for.
+    @usableFromInline var seenHealth: UInt64 = .max
+    @usableFromInline var anyPrimaryUp = true
+    @usableFromInline var anyBackupUp = true
 
     /// `openCounts` must be shared by every worker's selector for the pool (one per member);
     /// `stickTable` likewise. `workerIndex`/`workerCount` stagger where round robin starts.
     public init(pool: Pool, workerIndex: Int = 0, workerCount: Int = 1,
-                openCounts: MemberCounts? = nil, stickTable: StickTable? = nil) {
+                openCounts: MemberCounts? = nil, stickTable: StickTable? = nil, health: MemberHealth? = nil) {
         algorithm = pool.lbAlgorithm
         func weights(backup: Bool) -> [Int] {
             pool.members.map { m in (m.adminStateUp && m.backup == backup) ? m.weight : 0 }
@@ -48,6 +56,8 @@ public struct PoolSelector: @unchecked Sendable {
         self.openCounts = openCounts ?? MemberCounts(count: pool.members.count)
         counts = self.openCounts.atomics
         self.stickTable = stickTable
+        self.health = health ?? MemberHealth(count: pool.members.count)
+        up = self.health.flags
         cursor = 0
         if pool.lbAlgorithm == .sourceIP || pool.lbAlgorithm == .sourceIPPort {
             // Identity = address:port, so every node with the same members builds the same table.
@@ -87,17 +97,34 @@ public struct PoolSelector: @unchecked Sendable {
 
     @inlinable
     mutating func pickByAlgorithm(client: Endpoint, excluding excluded: MemberSet) -> Int32? {
+        let generation = health.generation
+        if generation != seenHealth { refreshHealth(generation) }
         switch algorithm {
         case .roundRobin:
-            if !primary.isEmpty, let m = primary.next(excluding: excluded) { return m }
-            return backup.next(excluding: excluded)
+            if anyPrimaryUp, let m = primary.next(excluding: excluded, up: up) { return m }
+            return anyBackupUp ? backup.next(excluding: excluded, up: up) : nil
         case .leastConnections:
             return leastLoaded(primaryMembers, excluded) ?? leastLoaded(backupMembers, excluded)
         case .sourceIP, .sourceIPPort:
             let hash = algorithm == .sourceIP ? FlowHash.hash(client.address.unmapped)
                 : FlowHash.hash(client.address.unmapped, port: client.port)
-            return hashed(primaryTable, primaryMembers, hash, excluded) ?? hashed(backupTable, backupMembers, hash, excluded)
+            if anyPrimaryUp, let m = hashed(primaryTable, primaryMembers, hash, excluded) { return m }
+            return anyBackupUp ? hashed(backupTable, backupMembers, hash, excluded) : nil
         }
+    }
+
+    /// Whether any primary / backup is up, so an all-down tier is skipped without scanning it.
+    @usableFromInline
+    mutating func refreshHealth(_ generation: UInt64) {
+        seenHealth = generation
+        anyPrimaryUp = primaryMembers.contains { up[Int($0)].load(ordering: .relaxed) }
+        anyBackupUp = backupMembers.contains { up[Int($0)].load(ordering: .relaxed) }
+    }
+
+    /// Whether the health monitor lets `member` take new traffic.
+    @inlinable
+    public func isUp(_ member: Int32) -> Bool {
+        up[Int(member)].load(ordering: .relaxed)
     }
 
     /// Weighted least connections: smallest open/weight, ties going round robin.
@@ -115,7 +142,7 @@ public struct PoolSelector: @unchecked Sendable {
         for _ in 0..<count {
             let m = list[index]
             index = index + 1 == count ? 0 : index + 1
-            if excluded.contains(m) { continue }
+            if excluded.contains(m) || !up[Int(m)].load(ordering: .relaxed) { continue }
             let load = counts[Int(m)].load(ordering: .relaxed)
             let weight = weights[Int(m)]
             if best < 0 || load * bestWeight < bestLoad * weight {
@@ -127,15 +154,16 @@ public struct PoolSelector: @unchecked Sendable {
         return best < 0 ? nil : best
     }
 
-    /// Maglev lookup; a member this connection already failed is skipped by walking on to the
-    /// next slots, which keeps other clients' choices untouched.
+    /// Maglev lookup; a member this connection already failed, or one that is down, is
+    /// skipped by walking on to the next slots, which keeps other clients' choices untouched:
+    /// only the down member's clients move, and they come back when it does.
     @inlinable
     func hashed(_ table: MaglevTable?, _ list: [Int32], _ hash: UInt64, _ excluded: MemberSet) -> Int32? {
         guard let table else { return nil }
         var slot = Int(hash % UInt64(table.size))
         for _ in 0..<min(table.size, 4096) {
             let m = list[Int(table.member(atSlot: slot))]
-            if !excluded.contains(m) { return m }
+            if !excluded.contains(m) && up[Int(m)].load(ordering: .relaxed) { return m }
             slot += 1
             if slot == table.size { slot = 0 }
         }
@@ -147,6 +175,6 @@ public struct PoolSelector: @unchecked Sendable {
     @inlinable
     func isEligible(_ member: Int32) -> Bool {
         let m = Int(member)
-        return m < eligible.count && eligible[m]
+        return m < eligible.count && eligible[m] && up[m].load(ordering: .relaxed)
     }
 }

@@ -1,3 +1,5 @@
+import Atomics
+
 /// nginx's smooth weighted round robin, computed once into a sequence of member indices.
 ///
 /// Each step adds every member's weight to its running score, picks the highest score and
@@ -45,6 +47,21 @@ public struct SmoothWeightedRoundRobin: Sendable {
             position += 1
             if position == count { position = 0 }
             if !excluded.contains(member) { return member }
+        }
+        return nil
+    }
+
+    /// As `next(excluding:)`, also skipping members whose health flag is down. A skipped
+    /// member's turn goes to the next one in the cycle, so the others keep their proportions.
+    @inlinable
+    public mutating func next(excluding excluded: MemberSet, up: UnsafeMutablePointer<UnsafeAtomic<Bool>>) -> Int32? {
+        let count = sequence.count
+        guard count > 0 else { return nil }
+        for _ in 0..<count {
+            let member = sequence[position]
+            position += 1
+            if position == count { position = 0 }
+            if !excluded.contains(member) && up[Int(member)].load(ordering: .relaxed) { return member }
         }
         return nil
     }

@@ -1,5 +1,6 @@
 import FulcrumConfig
 import FulcrumForwarding
+import FulcrumHealth
 import Glibc
 import Logging
 
@@ -31,7 +32,17 @@ struct Daemon {
             logger.error("startup failed: \(error)")
             return 1
         }
+        let checker: HealthChecker
+        do {
+            checker = try HealthChecker(config: config, health: engine.plan.pools.map(\.health), logger: logger) {
+                [engine] _ in engine.memberWentDown()
+            }
+        } catch {
+            logger.error("startup failed: \(error)")
+            return 1
+        }
         engine.start()
+        checker.start()
         for listener in engine.plan.listeners {
             logger.info("listener up", metadata: [
                 "listener": "\(listener.name)", "address": "\(listener.endpoint)",
@@ -67,6 +78,7 @@ struct Daemon {
             engine.stop()
             _ = engine.wait(timeout: 10)
         }
+        checker.stop()
         report(engine)
         logger.info("fulcrumd stopped")
         return 0
@@ -119,6 +131,7 @@ struct Daemon {
                         "pool": "\(pool.name)", "member": "\(member.name)", "connections": "\(c.connections)",
                         "connect_failures": "\(c.connectFailures)", "connect_timeouts": "\(c.connectTimeouts)",
                         "bytes_to_member": "\(c.bytesToMember)", "bytes_from_member": "\(c.bytesFromMember)",
+                        "shut_down_on_member_down": "\(c.shutDownOnDown)",
                     ])
                 }
                 guard udpPools.contains(p) else { continue }

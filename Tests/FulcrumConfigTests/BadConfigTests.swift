@@ -50,9 +50,9 @@ private let cases: [BadConfig] = [
               ExpectedProblem(main, 7, "listener.web.protcol", "unknown key \"protcol\" (did you mean protocol?); allowed: address, allowed_cidrs,")),
     BadConfig("unknown member key", member("wieght = 2"),
               ExpectedProblem(main, 4, "pool.web.members.app1.wieght",
-                              "unknown key \"wieght\" (did you mean weight?); allowed: address, admin_state_up, backup, protocol_port, weight")),
-    BadConfig("unknown pool key, no guess when nothing is close", "[pool.web]\nhealthmonitor = { type = \"HTTP\" }\n" + valid,
-              ExpectedProblem(main, 2, "pool.web.healthmonitor", "unknown key \"healthmonitor\"; allowed: lb_algorithm, members, protocol, retries, session_persistence")),
+                              "unknown key \"wieght\" (did you mean weight?); allowed: address, admin_state_up, backup, monitor_address, monitor_port, protocol_port, weight")),
+    BadConfig("unknown pool key, no guess when nothing is close", "[pool.web]\nchecker = { type = \"HTTP\" }\n" + valid,
+              ExpectedProblem(main, 2, "pool.web.checker", "unknown key \"checker\"; allowed: healthmonitor, lb_algorithm, members, on_member_down, protocol, retries, session_persistence")),
     BadConfig("unknown status key", "[status]\npath = \"/run/x.sock\"\n" + valid,
               ExpectedProblem(main, 2, "status.path", "unknown key \"path\"; allowed: socket")),
 

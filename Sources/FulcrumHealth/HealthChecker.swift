@@ -1,0 +1,320 @@
+import Atomics
+import CFulcrumLinux
+import CFulcrumTLS
+import FulcrumConfig
+import FulcrumPools
+import FulcrumSystem
+import Foundation
+import Glibc
+import Logging
+
+/// Runs every pool's health monitor on one thread of its own, never on a worker: one epoll
+/// loop, non-blocking sockets, a heap of deadlines. Each member has at most one check in
+/// flight; checks start spread over the first delay (random offset) and keep that spread;
+/// at most `maxInFlight` run at once, the rest wait their turn in order.
+///
+/// Verdicts go straight to the pool's MemberHealth flags, which the workers read at each new
+/// connection or datagram; `memberWentDown` lets the engine close connections for pools that
+/// ask for it. Every status change is logged once with its cause and the check's latency.
+public final class HealthChecker: @unchecked Sendable {
+    let targets: [HealthTarget]
+    let plans: [MonitorPlan]
+    /// Per config pool: its flags (shared with the workers) and the statuses of all members.
+    let health: [MemberHealth]
+    var memberStatuses: [[OperatingStatus]]
+    var poolStatuses: [OperatingStatus]
+    let poolNames: [String]
+    let memberWentDown: @Sendable (Int) -> Void
+    var logger: Logger
+    let maxInFlight: Int
+
+    let poll: EventPoll
+    let wakeFD: Int32
+    let stopping = ManagedAtomic(false)
+    var heap: DeadlineHeap
+    var waiting: [Int32] = []
+    var waitingHead = 0
+    var inFlight = 0
+    var random = SystemRandomNumberGenerator()
+    private let finished = DispatchSemaphore(value: 0)
+    private var started = false
+
+    public static let defaultMaxInFlight = 256
+
+    /// `health[p]` must be the flags the workers use for config pool p.
+    public init(config: Config, health: [MemberHealth], logger: Logger, maxInFlight: Int = HealthChecker.defaultMaxInFlight,
+                memberWentDown: @escaping @Sendable (Int) -> Void) throws {
+        precondition(health.count == config.pools.count)
+        self.health = health
+        self.logger = logger
+        self.maxInFlight = max(maxInFlight, 1)
+        self.memberWentDown = memberWentDown
+        poolNames = config.pools.map(\.name)
+        var plans: [MonitorPlan] = []
+        var targets: [HealthTarget] = []
+        var statuses: [[OperatingStatus]] = []
+        for (p, pool) in config.pools.enumerated() {
+            let monitor = pool.healthMonitor
+            statuses.append(pool.members.map {
+                memberStatus(adminStateUp: $0.adminStateUp, weight: $0.weight, monitored: monitor != nil, verdict: .unknown)
+            })
+            guard let monitor else { continue }
+            let plan = try MonitorPlan(pool: p, poolName: pool.name, monitor: monitor,
+                                       shutdownSessions: pool.onMemberDown == .shutdownSessions)
+            plans.append(plan)
+            for (m, member) in pool.members.enumerated() where member.adminStateUp {
+                targets.append(HealthTarget(index: Int32(targets.count), plan: plan, member: m, config: member))
+            }
+        }
+        self.plans = plans
+        self.targets = targets
+        memberStatuses = statuses
+        poolStatuses = statuses.map(poolStatus)
+        heap = DeadlineHeap(capacity: targets.count * 2 + 16)
+        waiting.reserveCapacity(targets.count)
+        poll = try EventPoll(capacity: 128)
+        wakeFD = try syscall("eventfd") { cfl_eventfd() }
+        try poll.add(wakeFD, events: EventPoll.readable, data: UInt64.max)
+    }
+
+    public var isEmpty: Bool { targets.isEmpty }
+
+    /// Starts the checker thread (no thread when no pool has a monitor).
+    public func start() {
+        guard !targets.isEmpty else { return }
+        for plan in plans {
+            let m = plan.monitor
+            let count = targets.filter { $0.plan === plan }.count
+            logger.info("health monitor \(plan.poolName): \(m.type.rawValue) every \(seconds(m.delayMs)) s, timeout \(seconds(m.timeoutMs)) s, up after \(m.maxRetries), down after \(m.maxRetriesDown), \(count) members",
+                        metadata: ["pool": "\(plan.poolName)"])
+        }
+        started = true
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "fulcrum-health"
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Ends the thread and closes every check socket.
+    public func stop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        if started { finished.wait() }
+    }
+
+    deinit {
+        close(wakeFD)
+        poll.close()
+    }
+
+    // MARK: the loop
+
+    func run() {
+        let now = nowMs()
+        for target in targets {
+            // Spread the first checks over one delay so 1,000 members do not fire together.
+            let offset = Int64.random(in: 0..<Int64(max(target.plan.monitor.delayMs, 1)), using: &random)
+            heap.push(.init(atMs: now + offset, target: target.index, serial: target.serial, kind: .start))
+        }
+        while !stopping.load(ordering: .relaxed) {
+            var timeout: Int32 = 1000
+            if let next = heap.earliest {
+                timeout = Int32(clamping: max(0, min(next.atMs - nowMs(), 1000)))
+            }
+            let ready: Int
+            do {
+                ready = try poll.wait(timeoutMs: timeout)
+            } catch {
+                logger.critical("health checker event loop failed", metadata: ["error": "\(error)"])
+                break
+            }
+            for i in 0..<ready {
+                let data = poll.data(at: i)
+                if data == UInt64.max {
+                    var value: UInt64 = 0
+                    _ = read(wakeFD, &value, 8)
+                    continue
+                }
+                let target = targets[Int(data & 0xFFFF_FFFF)]
+                guard target.phase != .idle, target.serial == UInt32(truncatingIfNeeded: data >> 32) else { continue }
+                advance(target)
+            }
+            fireDue()
+        }
+        for target in targets where target.phase != .idle { closeCheck(target) }
+    }
+
+    private func fireDue() {
+        let now = nowMs()
+        while let next = heap.earliest, next.atMs <= now {
+            _ = heap.pop()
+            let target = targets[Int(next.target)]
+            guard next.serial == target.serial else { continue }
+            switch next.kind {
+            case .start:
+                guard target.phase == .idle else { continue }
+                if inFlight < maxInFlight {
+                    begin(target)
+                } else {
+                    waiting.append(target.index)
+                }
+            case .timeout:
+                guard target.phase != .idle else { continue }
+                switch target.plan.monitor.type {
+                case .ping, .udpConnect: timedOutDatagram(target)
+                case .tcp, .http, .https, .tlsHello: timedOutStream(target)
+                }
+            }
+        }
+    }
+
+    /// Starts one check: opens its socket and registers its deadline.
+    func begin(_ target: HealthTarget) {
+        target.serial &+= 1
+        target.startedNs = monotonicNs()
+        target.sent = 0
+        target.received = 0
+        target.drained = 0
+        target.verdict = nil
+        inFlight += 1
+        heap.push(.init(atMs: nowMs() + Int64(target.plan.monitor.timeoutMs), target: target.index,
+                        serial: target.serial, kind: .timeout))
+        switch target.plan.monitor.type {
+        case .ping: beginPing(target)
+        case .udpConnect: beginDatagram(target)
+        case .tcp, .http, .https, .tlsHello: beginStream(target)
+        }
+    }
+
+    func advance(_ target: HealthTarget) {
+        switch target.plan.monitor.type {
+        case .ping: advancePing(target)
+        case .udpConnect: advanceDatagram(target)
+        case .tcp, .http, .https, .tlsHello: advanceStream(target)
+        }
+    }
+
+    func eventData(_ target: HealthTarget) -> UInt64 {
+        UInt64(target.serial) << 32 | UInt64(UInt32(target.index))
+    }
+
+    func watch(_ target: HealthTarget, events: UInt32) -> Bool {
+        do {
+            try poll.add(target.fd, events: events, data: eventData(target))
+            return true
+        } catch {
+            finish(target, CheckResult(.sockerr, "\(error)"))
+            return false
+        }
+    }
+
+    /// The check's verdict: closes its socket, feeds the tracker, publishes a change, and
+    /// schedules the next check one delay after this one started.
+    func finish(_ target: HealthTarget, _ outcome: CheckResult) {
+        var result = outcome
+        result.latencyMs = Double(monotonicNs() &- target.startedNs) / 1_000_000
+        closeCheck(target)
+        inFlight -= 1
+        target.lastResult = result
+        // A local failure (out of descriptors) says nothing about the member.
+        if result.code != .sockerr, let verdict = target.tracker.record(passed: result.passed) {
+            publish(target, verdict: verdict, result: result)
+        } else if result.code == .sockerr {
+            logger.warning("member \(target.label): health check could not run: \(result.detail)",
+                           metadata: ["pool": "\(target.plan.poolName)", "member": "\(target.memberName)"])
+        }
+        let delay = Int64(target.plan.monitor.delayMs)
+        // ±5% jitter keeps checks that drifted together from staying together.
+        let jitter = Int64.random(in: -(delay / 20)...(delay / 20), using: &random)
+        let startedMs = Int64(target.startedNs / 1_000_000)
+        let due = max(startedMs + delay + jitter, nowMs())
+        heap.push(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
+        startWaiting()
+    }
+
+    private func startWaiting() {
+        while inFlight < maxInFlight && waitingHead < waiting.count {
+            let target = targets[Int(waiting[waitingHead])]
+            waitingHead += 1
+            if target.phase == .idle { begin(target) }
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        }
+    }
+
+    func closeCheck(_ target: HealthTarget) {
+        if let ssl = target.ssl {
+            SSL_free(ssl)
+            target.ssl = nil
+        }
+        if target.fd >= 0 {
+            poll.remove(target.fd)
+            if target.plan.monitor.type != .ping && target.plan.monitor.type != .udpConnect {
+                // Close with RST, as HAProxy's checks do: thousands of checks a second would
+                // otherwise leave as many TIME_WAIT sockets here.
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                _ = setsockopt(target.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            }
+            close(target.fd)
+            target.fd = -1
+        }
+        target.phase = .idle
+    }
+
+    // MARK: verdicts
+
+    private func publish(_ target: HealthTarget, verdict: HealthTracker.Verdict, result: CheckResult) {
+        let pool = target.plan.pool
+        let flags = health[pool]
+        flags.set(member: target.member, up: verdict != .down)
+        if verdict == .down && target.plan.shutdownSessions { memberWentDown(pool) }
+        let old = memberStatuses[pool][target.member]
+        let new = memberStatus(adminStateUp: true, weight: target.weight, monitored: true, verdict: verdict)
+        memberStatuses[pool][target.member] = new
+        target.status = new
+        let metadata: Logger.Metadata = [
+            "pool": "\(target.plan.poolName)", "member": "\(target.memberName)",
+            "check": "\(result.code.rawValue)", "latency_ms": "\(formatLatency(result.latencyMs))",
+        ]
+        let line = "member \(target.label) is \(new.rawValue) (was \(old.rawValue)): \(result), check took \(formatLatency(result.latencyMs)) ms"
+        if verdict == .down {
+            logger.warning("\(line)", metadata: metadata)
+        } else {
+            logger.notice("\(line)", metadata: metadata)
+        }
+        let poolOld = poolStatuses[pool]
+        let poolNew = poolStatus(memberStatuses[pool])
+        guard poolNew != poolOld else { return }
+        poolStatuses[pool] = poolNew
+        let serving = memberStatuses[pool].filter { $0 == .online || $0 == .noMonitor || $0 == .unknown }.count
+        let poolLine = "pool \(poolNames[pool]) is \(poolNew.rawValue) (was \(poolOld.rawValue)): \(serving) of \(memberStatuses[pool].count) members available"
+        if poolNew == .error {
+            logger.error("\(poolLine)", metadata: ["pool": "\(poolNames[pool])"])
+        } else {
+            logger.notice("\(poolLine)", metadata: ["pool": "\(poolNames[pool])"])
+        }
+    }
+}
+
+func monotonicNs() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func nowMs() -> Int64 { Int64(monotonicNs() / 1_000_000) }
+
+func seconds(_ ms: Int) -> String {
+    ms % 1000 == 0 ? String(ms / 1000) : String(Double(ms) / 1000)
+}
+
+func formatLatency(_ ms: Double) -> String {
+    let tenths = (ms * 10).rounded() / 10
+    return String(tenths)
+}

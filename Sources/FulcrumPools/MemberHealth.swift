@@ -1,0 +1,43 @@
+import Atomics
+
+/// Which members of one pool the health monitor currently lets take new traffic, shared by
+/// every worker's selector and written only by the health checker. One flag per member in
+/// one buffer (no reference counting on the pick path) and a generation that moves on every
+/// change, so a selector notices a change with one load and recomputes what it caches.
+///
+/// A pool without a monitor keeps every flag up for its whole life.
+public final class MemberHealth: @unchecked Sendable {
+    public let count: Int
+    @usableFromInline let flags: UnsafeMutablePointer<UnsafeAtomic<Bool>>
+    @usableFromInline let changes: UnsafeAtomic<UInt64>
+
+    public init(count: Int) {
+        self.count = count
+        flags = .allocate(capacity: max(count, 1))
+        for i in 0..<count { (flags + i).initialize(to: UnsafeAtomic<Bool>.create(true)) }
+        changes = .create(0)
+    }
+
+    deinit {
+        for i in 0..<count { flags[i].destroy() }
+        flags.deallocate()
+        changes.destroy()
+    }
+
+    @inlinable
+    public func isUp(_ member: Int) -> Bool {
+        flags[member].load(ordering: .relaxed)
+    }
+
+    /// Bumped after every flag change; readers that see a new value re-read the flags.
+    @inlinable
+    public var generation: UInt64 { changes.load(ordering: .acquiring) }
+
+    /// Health checker only. Returns whether anything changed.
+    @discardableResult
+    public func set(member: Int, up: Bool) -> Bool {
+        guard flags[member].exchange(up, ordering: .relaxed) != up else { return false }
+        changes.wrappingIncrement(ordering: .releasing)
+        return true
+    }
+}
