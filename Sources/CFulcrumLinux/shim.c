@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include "CFulcrumLinux.h"
 
 #include <fcntl.h>
@@ -127,4 +128,8 @@ size_t cfl_udp_segment_cmsg(void *buffer, uint16_t segment_size) {
     cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
     memcpy(CMSG_DATA(cm), &segment_size, sizeof(uint16_t));
     return CMSG_SPACE(sizeof(uint16_t));
+}
+
+int cfl_set_thread_name(const char *name) {
+    return pthread_setname_np(pthread_self(), name);
 }

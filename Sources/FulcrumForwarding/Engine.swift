@@ -1,3 +1,4 @@
+import CFulcrumLinux
 import Dispatch
 import FulcrumConfig
 import FulcrumSystem
@@ -64,6 +65,8 @@ public final class Engine: @unchecked Sendable {
         for worker in workers {
             finished.enter()
             let thread = Thread { [finished] in
+                // The kernel's thread name (15 bytes at most), so top -H and /proc show who is busy.
+                _ = cfl_set_thread_name("fulcrum-w\(worker.index)")
                 worker.run()
                 finished.leave()
             }

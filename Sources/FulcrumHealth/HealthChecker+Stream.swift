@@ -118,7 +118,7 @@ extension HealthChecker {
                 if let verdict = target.verdict { finish(target, verdict) }
                 return
             case .done(0):
-                finish(target, target.verdict ?? CheckResult(replyLayer(target), "connection closed before \(awaited(target))"))
+                finish(target, target.verdict ?? CheckResult(replyLayer(target), "connection closed before the \(awaited(target))"))
                 return
             case let .done(n):
                 if target.verdict != nil {
@@ -176,7 +176,7 @@ extension HealthChecker {
     }
 
     private func awaited(_ target: HealthTarget) -> String {
-        target.plan.monitor.type == .tlsHello ? "a ServerHello" : "a status line"
+        target.plan.monitor.type == .tlsHello ? "ServerHello" : "status line"
     }
 
     private func replyLayer(_ target: HealthTarget) -> CheckResult.Code {

@@ -90,6 +90,7 @@ public final class HealthChecker: @unchecked Sendable {
         }
         started = true
         let thread = Thread { [self] in
+            _ = cfl_set_thread_name("fulcrum-health")
             run()
             finished.signal()
         }
