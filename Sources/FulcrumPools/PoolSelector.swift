@@ -117,8 +117,17 @@ public struct PoolSelector: @unchecked Sendable {
     @usableFromInline
     mutating func refreshHealth(_ generation: UInt64) {
         seenHealth = generation
-        anyPrimaryUp = primaryMembers.contains { up[Int($0)].load(ordering: .relaxed) }
-        anyBackupUp = backupMembers.contains { up[Int($0)].load(ordering: .relaxed) }
+        // Plain loops: a closure here boxed its context in unoptimised builds.
+        anyPrimaryUp = false
+        for i in 0..<primaryMembers.count where up[Int(primaryMembers[i])].load(ordering: .relaxed) {
+            anyPrimaryUp = true
+            break
+        }
+        anyBackupUp = false
+        for i in 0..<backupMembers.count where up[Int(backupMembers[i])].load(ordering: .relaxed) {
+            anyBackupUp = true
+            break
+        }
     }
 
     /// Whether the health monitor lets `member` take new traffic.

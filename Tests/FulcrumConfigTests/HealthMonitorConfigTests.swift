@@ -10,8 +10,10 @@ private func monitor(_ lines: String) -> String {
     webPool + "[listener.web]\nprotocol_port = 80\ndefault_pool = \"web\"\n[pool.web.healthmonitor]\n" + lines + "\n"
 }
 
-private func load(_ text: String) throws -> Config {
-    try ConfigLoader.load(sources: [(main, text)], onlineCPUs: 1).config
+private func load(_ text: String, dropIn: String? = nil) throws -> Config {
+    var sources = [(name: main, text: text)]
+    if let dropIn { sources.append((name: "conf.d/60-health.toml", text: dropIn)) }
+    return try ConfigLoader.load(sources: sources, onlineCPUs: 1).config
 }
 
 final class HealthMonitorConfigTests: XCTestCase {
@@ -46,9 +48,8 @@ final class HealthMonitorConfigTests: XCTestCase {
             domain_name = "app.example.com"
             tls_verify = true
             tls_ca_file = "/etc/ssl/certs/ca-certificates.crt"
-            """) + "[pool.web.members.app1]\nmonitor_address = \"10.0.0.99\"\nmonitor_port = 9000\n"
-            + "[pool.web]\non_member_down = \"shutdown_sessions\"\n"
-        let config = try load(text)
+            """) + "[pool.web]\non_member_down = \"shutdown_sessions\"\n"
+        let config = try load(text, dropIn: "[pool.web.members.app1]\nmonitor_address = \"10.0.0.99\"\nmonitor_port = 9000\n")
         let m = try XCTUnwrap(config.pools[0].healthMonitor)
         XCTAssertEqual(m.type, .https)
         XCTAssertEqual(m.delayMs, 500)
@@ -69,8 +70,8 @@ final class HealthMonitorConfigTests: XCTestCase {
     }
 
     func testMonitorPortAloneKeepsTheMemberAddress() throws {
-        let config = try load(monitor("type = \"TCP\"\ndelay = 1\ntimeout = 0.5")
-            + "[pool.web.members.app1]\nmonitor_port = 9000\n")
+        let config = try load(monitor("type = \"TCP\"\ndelay = 1\ntimeout = 0.5"),
+                              dropIn: "[pool.web.members.app1]\nmonitor_port = 9000\n")
         XCTAssertEqual(config.pools[0].members[0].monitorEndpoint, Endpoint(address: IPAddress("10.0.0.11")!, port: 9000))
     }
 
@@ -177,11 +178,12 @@ final class HealthMonitorConfigTests: XCTestCase {
 
     func testBadMemberMonitorKeysAndPoolOption() {
         let base = monitor("type = \"TCP\"\ndelay = 1\ntimeout = 0.5")
-        assertProblems(problems([(main, base + "[pool.web.members.app1]\nmonitor_port = 0\n")]),
-                       [ExpectedProblem(main, 11, "pool.web.members.app1.monitor_port", "0 is out of range; allowed: 1..65535")])
-        assertProblems(problems([(main, base + "[pool.web.members.app1]\nmonitor_address = \"10.0.0\"\n")]),
-                       [ExpectedProblem(main, 11, "pool.web.members.app1.monitor_address", "\"10.0.0\" is not an IP address")])
+        let dropIn = "conf.d/60-health.toml"
+        assertProblems(problems([(main, base), (dropIn, "[pool.web.members.app1]\nmonitor_port = 0\n")]),
+                       [ExpectedProblem(dropIn, 2, "pool.web.members.app1.monitor_port", "0 is out of range; allowed: 1..65535")])
+        assertProblems(problems([(main, base), (dropIn, "[pool.web.members.app1]\nmonitor_address = \"10.0.0\"\n")]),
+                       [ExpectedProblem(dropIn, 2, "pool.web.members.app1.monitor_address", "\"10.0.0\" is not an IP address")])
         assertProblems(problems([(main, base + "[pool.web]\non_member_down = \"kill\"\n")]),
-                       [ExpectedProblem(main, 11, "pool.web.on_member_down", "\"kill\" is not an action; allowed: keep, shutdown_sessions")])
+                       [ExpectedProblem(main, 12, "pool.web.on_member_down", "\"kill\" is not an action; allowed: keep, shutdown_sessions")])
     }
 }
