@@ -34,10 +34,18 @@ final class FulcrumProcess {
     private(set) var exitTime: Double?
     let startTime: Double
 
-    init(arguments: [String]) throws {
+    /// `launcher`: a command fulcrumd runs under, e.g. ["/usr/sbin/ip", "netns", "exec", NS]
+    /// (it must exec fulcrumd, so the process is fulcrumd itself).
+    init(arguments: [String], launcher: [String] = []) throws {
         self.arguments = arguments
-        process.executableURL = URL(fileURLWithPath: try Paths.fulcrumBinary())
-        process.arguments = arguments
+        let binary = try Paths.fulcrumBinary()
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         process.standardError = errPipe
         process.standardOutput = outPipe
         process.standardInput = FileHandle.nullDevice
@@ -248,8 +256,8 @@ class FulcrumTestCase: XCTestCase {
     }
 
     /// Launches fulcrumd on `dir` without waiting for readiness.
-    func launchFulcrum(configDir dir: ConfigDir, logLevel: String = "info") throws -> FulcrumProcess {
-        let process = try FulcrumProcess(arguments: ["--config-dir", dir.path, "--log-level", logLevel])
+    func launchFulcrum(configDir dir: ConfigDir, logLevel: String = "info", launcher: [String] = []) throws -> FulcrumProcess {
+        let process = try FulcrumProcess(arguments: ["--config-dir", dir.path, "--log-level", logLevel], launcher: launcher)
         resources.withLock { $0.processes.append(process) }
         return process
     }
