@@ -145,6 +145,7 @@ public final class HealthChecker: @unchecked Sendable {
                 advance(target)
             }
             fireDue()
+            startWaiting()
         }
         for target in targets where target.phase != .idle { closeCheck(target) }
     }
@@ -158,7 +159,9 @@ public final class HealthChecker: @unchecked Sendable {
             switch next.kind {
             case .start:
                 guard target.phase == .idle else { continue }
-                if inFlight < maxInFlight {
+                // Those already waiting go first; a check that finishes at once (refused on
+                // loopback) makes room for the next without recursion.
+                if inFlight < maxInFlight && waitingHead == waiting.count {
                     begin(target)
                 } else {
                     waiting.append(target.index)
@@ -222,11 +225,18 @@ public final class HealthChecker: @unchecked Sendable {
         inFlight -= 1
         target.lastResult = result
         // A local failure (out of descriptors) says nothing about the member.
-        if result.code != .sockerr, let verdict = target.tracker.record(passed: result.passed) {
-            publish(target, verdict: verdict, result: result)
-        } else if result.code == .sockerr {
-            logger.warning("member \(target.label): health check could not run: \(result.detail)",
-                           metadata: ["pool": "\(target.plan.poolName)", "member": "\(target.memberName)"])
+        if result.code == .sockerr {
+            // Once per spell, not once per check: out of descriptors would otherwise flood the log.
+            if !target.localFailureLogged {
+                target.localFailureLogged = true
+                logger.warning("member \(target.label): health check could not run: \(result.detail); status unchanged",
+                               metadata: ["pool": "\(target.plan.poolName)", "member": "\(target.memberName)"])
+            }
+        } else {
+            target.localFailureLogged = false
+            if let verdict = target.tracker.record(passed: result.passed) {
+                publish(target, verdict: verdict, result: result)
+            }
         }
         let delay = Int64(target.plan.monitor.delayMs)
         // ±5% jitter keeps checks that drifted together from staying together.
@@ -234,7 +244,6 @@ public final class HealthChecker: @unchecked Sendable {
         let startedMs = Int64(target.startedNs / 1_000_000)
         let due = max(startedMs + delay + jitter, nowMs())
         heap.push(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
-        startWaiting()
     }
 
     private func startWaiting() {

@@ -72,6 +72,8 @@ final class HealthTarget {
     var tracker: HealthTracker
     var status: OperatingStatus = .unknown
     var lastResult: CheckResult?
+    /// A local failure (SOCKERR) was logged and nothing else happened since.
+    var localFailureLogged = false
 
     // The running check.
     var phase = Phase.idle

@@ -1,0 +1,63 @@
+// A health checker that cannot open sockets (out of descriptors) must not blame the members:
+// statuses stay as they are, the cause is logged once per member, and checks resume by
+// themselves when descriptors are back.
+
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class HealthResourceTests: FulcrumTestCase {
+    func testOutOfDescriptorsLeavesStatusesAloneAndChecksResume() throws {
+        let a = try makeServer(mode: .echo)
+        let b = try makeServer(mode: .echo)
+        let port = try freePort()
+        let daemon = try startFulcrum(DaemonConfig(
+            workers: 1,
+            listeners: [ListenerSpec(port: port)],
+            pools: [PoolSpec(members: [MemberSpec(name: "a", port: a.port), MemberSpec(name: "b", port: b.port)],
+                             extra: ["[pool.web.healthmonitor]", "type = \"TCP\"", "delay = 0.2", "timeout = 0.1",
+                                     "max_retries = 1", "max_retries_down = 1"])]))
+        _ = try daemon.waitForTransition(pool: "web", member: "a", after: 0, to: "ONLINE", timeout: 5)
+        _ = try daemon.waitForTransition(pool: "web", member: "b", after: 0, to: "ONLINE", timeout: 5)
+
+        // No free descriptor number below the limit: every socket() the checker tries fails.
+        let taken = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").compactMap { Int($0) })
+        var limit = 0
+        while taken.contains(limit) { limit += 1 }
+        try setNoFile(daemon.pid, limit)
+
+        let logged = daemon.waitForLog(timeout: 3) { $0.message.contains("health check could not run") }
+        XCTAssertNotNil(logged, "no log line about the local failure\n\(daemon.diagnostics)")
+        XCTAssertTrue(logged?.message.contains("EMFILE") ?? false, logged?.raw ?? "")
+        // Many checks' worth of time (delay 0.2, one failure would be enough to go down).
+        let before = try cpuTicks(daemon.pid)
+        sleepSeconds(1.5)
+        let used = try cpuTicks(daemon.pid) - before
+        XCTAssertLessThan(used, sysconf(Int32(_SC_CLK_TCK)) / 4, "the checker spun while out of descriptors")
+        for member in ["a", "b"] {
+            XCTAssertEqual(daemon.transitions(pool: "web", member: member).count, 1,
+                           "member \(member) changed status because the checker had no descriptors\n\(daemon.diagnostics)")
+        }
+        let lines = daemon.logLines.filter { $0.message.contains("health check could not run") }
+        XCTAssertEqual(lines.count, 2, "one line per member, not one per check:\n\(lines.map(\.raw).joined(separator: "\n"))")
+
+        // Descriptors back: checks run again, so a member that really dies is noticed.
+        try setNoFile(daemon.pid, 4096)
+        b.stop()
+        let down = try daemon.waitForTransition(pool: "web", member: "b", after: 1, to: "ERROR", timeout: 5)
+        XCTAssertEqual(down.line.metadata["check"], "L4CON")
+        try terminate(daemon)
+    }
+
+    private func setNoFile(_ pid: Int32, _ limit: Int) throws {
+        let prlimit = Process()
+        prlimit.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        // The soft limit only: raising a hard limit again needs CAP_SYS_RESOURCE.
+        prlimit.arguments = ["--pid", "\(pid)", "--nofile=\(limit):"]
+        try prlimit.run()
+        prlimit.waitUntilExit()
+        guard prlimit.terminationStatus == 0 else { throw TestFailure("prlimit --nofile=\(limit) failed") }
+    }
+}
