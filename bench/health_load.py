@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Does a busy health checker stall forwarding?
+"""Does a busy health checker stall forwarding, and what do the checks cost?
 
-Runs one fulcrumd (workers = 1) twice over, alternating round by round:
+Runs fulcrumd (workers = 1) and HAProxy (nbthread 1), each twice over, alternating round by round:
   quiet: a TCP listener in front of a sockperf server, nothing else;
-  busy:  the same, plus a pool of N members (default 500) checked every DELAY seconds
+  busy:  the same, plus a pool (backend) of N members (default 500) checked every DELAY seconds
          (default 0.2 s, HTTP checks against a real nginx, so 2,500 checks/s).
-and measures TCP ping-pong latency through the listener (sockperf, 64 B) and fulcrumd's CPU,
-split into the worker thread(s) and the fulcrum-health thread. Prints one table and the ratios
-busy / quiet. Started by bench/health-load, which installs the tools and builds fulcrumd.
+For each it measures the process's CPU while it only checks (3 s, no traffic), then TCP
+ping-pong latency through the listener (sockperf, 64 B). Prints one table: busy / quiet for each
+proxy, and Fulcrum's check CPU as a ratio to HAProxy's. Started by bench/health-load, which
+installs the tools and builds fulcrumd.
 """
 import argparse
 import json
@@ -70,6 +71,33 @@ def write_config(directory: str, members: int, delay: float, monitor_type: str) 
             lines += [f"[pool.many.members.m{i}]", f'address = "{address}"', f"protocol_port = {HEALTH_PORT}", ""]
     with open(os.path.join(directory, "fulcrum.toml"), "w") as f:
         f.write("\n".join(lines))
+
+
+def write_haproxy(directory: str, members: int, delay: float, monitor_type: str) -> str:
+    path = os.path.join(directory, "haproxy.cfg")
+    ms = int(delay * 1000)
+    lines = ["global", "    maxconn 4096", "    nbthread 1", "", "defaults", "    mode tcp",
+             "    timeout connect 5s", "    timeout client 60s", "    timeout server 60s", "",
+             "frontend pp", f"    bind {HOST}:{LISTEN_PORT}", "    default_backend pp", "",
+             "backend pp", f"    server sockperf {HOST}:{SOCKPERF_PORT}", ""]
+    if members:
+        lines += ["frontend many", f"    bind {HOST}:{LISTEN_PORT + 1}", "    default_backend many", "",
+                  "backend many", f"    timeout check {ms // 2}ms"]
+        if monitor_type == "HTTP":
+            lines += ["    option httpchk GET /"]
+        lines += [f"    default-server check inter {ms}ms rise 3 fall 3"]
+        for i in range(members):
+            lines.append(f"    server m{i} 127.0.{1 + i // 250}.{1 + i % 250}:{HEALTH_PORT}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def process_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def sockperf(seconds: int) -> dict:
@@ -135,55 +163,77 @@ http {{ access_log off; server {{ listen 0.0.0.0:{HEALTH_PORT} reuseport; locati
               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
 
-        results: dict[str, list[dict]] = {"quiet": [], "busy": []}
+        results: dict[str, list[dict]] = {k: [] for k in ("fulcrum-quiet", "fulcrum-busy", "haproxy-quiet", "haproxy-busy")}
         for r in range(args.rounds):
-            for mode in ("quiet", "busy"):
-                cdir = os.path.join(work, f"{mode}-{r}")
+            for key in results:
+                proxy, mode = key.split("-")
+                cdir = os.path.join(work, f"{key}-{r}")
                 os.makedirs(cdir)
-                write_config(cdir, args.members if mode == "busy" else 0, args.delay, args.type)
-                logpath = os.path.join(cdir, "fulcrumd.log")
+                members = args.members if mode == "busy" else 0
+                logpath = os.path.join(cdir, "proxy.log")
                 logf = open(logpath, "w")
-                d = spawn([args.binary, "--config-dir", cdir], stdout=subprocess.DEVNULL, stderr=logf)
-                wait_for(lambda: "fulcrumd ready" in open(logpath).read(), 30, "fulcrumd ready")
-                # Let the checker settle: every member checked at least max_retries times.
-                time.sleep(max(2.0, args.delay * 4))
-                before, t0 = thread_ticks(d.pid), time.time()
+                if proxy == "fulcrum":
+                    write_config(cdir, members, args.delay, args.type)
+                    d = spawn([args.binary, "--config-dir", cdir], stdout=subprocess.DEVNULL, stderr=logf)
+                    wait_for(lambda: "fulcrumd ready" in open(logpath).read(), 30, "fulcrumd ready")
+                else:
+                    cfg = write_haproxy(cdir, members, args.delay, args.type)
+                    d = spawn(["haproxy", "-db", "-f", cfg], stdout=logf, stderr=logf)
+                    wait_for(lambda: subprocess.run(["ss", "-Hltn", f"sport = :{LISTEN_PORT}"], capture_output=True,
+                                                    text=True).stdout.strip() != "", 30, "haproxy listening")
+                # Let the checker settle: every member checked several times.
+                time.sleep(max(2.0, args.delay * 5))
+                t0, c0 = time.time(), process_ticks(d.pid)
+                threads0 = thread_ticks(d.pid) if proxy == "fulcrum" else {}
+                time.sleep(3)
+                idle_cpu = (process_ticks(d.pid) - c0) / CLK_TCK / (time.time() - t0)
+                health_cpu = ((thread_ticks(d.pid).get("health", 0) - threads0.get("health", 0)) / CLK_TCK / (time.time() - t0)
+                              if proxy == "fulcrum" else None)
                 lat = sockperf(args.duration)
-                after, t1 = thread_ticks(d.pid), time.time()
-                cpu = {k: (after.get(k, 0) - before.get(k, 0)) / CLK_TCK / (t1 - t0) for k in after}
                 text = open(logpath).read()
-                online = len(re.findall(r"is ONLINE \(was UNKNOWN\)", text))
-                errors = len(re.findall(r"is ERROR", text))
+                if proxy == "fulcrum":
+                    online = len(re.findall(r"is ONLINE \(was UNKNOWN\)", text))
+                    down = len(re.findall(r"is ERROR", text))
+                else:
+                    down = len(re.findall(r"is DOWN", text))
+                    online = members - down
                 stop(d)
                 logf.close()
-                row = {**lat, "cpu_worker": cpu.get("worker", 0.0), "cpu_health": cpu.get("health", 0.0),
-                       "members_online": online, "members_error": errors}
-                results[mode].append(row)
-                log(f"round {r + 1} {mode:5}: avg {lat['avg_us']:.1f} us, p99 {lat['p99_us']:.1f}, p99.9 {lat['p999_us']:.1f}, "
-                    f"max {lat['max_us']}, worker CPU {row['cpu_worker']:.2f}, health CPU {row['cpu_health']:.3f}, "
-                    f"members ONLINE {online}, ERROR {errors}")
+                row = {**lat, "idle_cpu": idle_cpu, "health_cpu": health_cpu, "members_up": online, "members_down": down}
+                results[key].append(row)
+                log(f"round {r + 1} {key:13}: avg {lat['avg_us']:.1f} us, p99 {lat['p99_us']:.1f}, p99.9 {lat['p999_us']:.1f}, "
+                    f"max {lat['max_us']}, CPU while only checking {idle_cpu:.3f} cores, members up {online}, down {down}")
 
-        def median(mode, key):
-            values = sorted(x[key] for x in results[mode] if x[key] is not None)
+        def median(key, field):
+            values = sorted(x[field] for x in results[key] if x[field] is not None)
             return values[len(values) // 2] if values else None
 
+        def fmt(v):
+            return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+        def ratio(a, b):
+            return f"{a / b:.2f}" if a is not None and b else "-"
+
         print()
-        print(f"health checker load: {args.members} members, {args.type} every {args.delay} s "
+        print(f"health checks: {args.members} members, {args.type} every {args.delay} s "
               f"({args.members / args.delay:,.0f} checks/s), {args.rounds} rounds x {args.duration} s, medians")
-        print(f"{'metric':28} {'quiet':>10} {'busy':>10} {'busy/quiet':>11}")
-        for key, label in [("avg_us", "TCP pp avg us"), ("p99_us", "TCP pp p99 us"), ("p999_us", "TCP pp p99.9 us"),
-                           ("max_us", "TCP pp max us"), ("cpu_worker", "worker CPU (cores)"),
-                           ("cpu_health", "health thread CPU (cores)"), ("members_online", "members ONLINE")]:
-            q, b = median("quiet", key), median("busy", key)
-            ratio = f"{b / q:.2f}" if q and b is not None and key not in ("cpu_health", "members_online") else "-"
-            fmt = (lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
-            print(f"{label:28} {fmt(q):>10} {fmt(b):>10} {ratio:>11}")
+        print(f"{'metric':30} {'F quiet':>9} {'F busy':>9} {'F b/q':>6} {'H quiet':>9} {'H busy':>9} {'H b/q':>6}")
+        for field, label in [("avg_us", "TCP pp avg us"), ("p99_us", "TCP pp p99 us"), ("p999_us", "TCP pp p99.9 us"),
+                             ("max_us", "TCP pp max us"), ("idle_cpu", "CPU while only checking"),
+                             ("members_up", "members up")]:
+            fq, fb = median("fulcrum-quiet", field), median("fulcrum-busy", field)
+            hq, hb = median("haproxy-quiet", field), median("haproxy-busy", field)
+            show = field not in ("idle_cpu", "members_up")
+            print(f"{label:30} {fmt(fq):>9} {fmt(fb):>9} {ratio(fb, fq) if show else '-':>6} "
+                  f"{fmt(hq):>9} {fmt(hb):>9} {ratio(hb, hq) if show else '-':>6}")
+        fcpu, hcpu = median("fulcrum-busy", "idle_cpu"), median("haproxy-busy", "idle_cpu")
+        print(f"check CPU, Fulcrum / HAProxy: {ratio(fcpu, hcpu)} (Fulcrum {fmt(fcpu)} cores, of which the health "
+              f"thread {fmt(median('fulcrum-busy', 'health_cpu'))}; HAProxy {fmt(hcpu)})")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"args": vars(args), "results": results}, f, indent=1)
-        busy_online = median("busy", "members_online")
-        if busy_online != args.members:
-            log(f"warning: {busy_online} of {args.members} members reached ONLINE")
+        if median("fulcrum-busy", "members_up") != args.members:
+            log(f"warning: {median('fulcrum-busy', 'members_up')} of {args.members} members reached ONLINE")
         return 0
     finally:
         cleanup()

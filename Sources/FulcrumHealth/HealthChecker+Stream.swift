@@ -29,12 +29,14 @@ extension HealthChecker {
         }
     }
 
-    func advanceStream(_ target: HealthTarget) {
+    func advanceStream(_ target: HealthTarget, events: UInt32) {
         switch target.phase {
         case .connecting:
-            if let error = Socket.pendingError(target.fd) {
+            // Writable without an error flag means connected; only a failure costs the
+            // getsockopt that names its cause.
+            if events & (EventPoll.error | EventPoll.hangup) != 0, let error = Socket.pendingError(target.fd) {
                 finish(target, CheckResult(.l4con, describe(error)))
-            } else {
+            } else if events & EventPoll.writable != 0 {
                 connected(target)
             }
         case .handshaking: handshake(target)

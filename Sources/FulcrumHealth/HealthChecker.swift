@@ -35,7 +35,9 @@ public final class HealthChecker: @unchecked Sendable {
     var waiting: [Int32] = []
     var waitingHead = 0
     var inFlight = 0
-    var random = SystemRandomNumberGenerator()
+    /// Jitter needs no cryptographic randomness, and SystemRandomNumberGenerator costs a
+    /// getrandom(2) call per draw: seeded once, then a few arithmetic operations.
+    var random = SplitMix64(seed: UInt64(truncatingIfNeeded: monotonicNs()) ^ UInt64(UInt32(bitPattern: getpid())) << 32)
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
 
@@ -142,7 +144,7 @@ public final class HealthChecker: @unchecked Sendable {
                 }
                 let target = targets[Int(data & 0xFFFF_FFFF)]
                 guard target.phase != .idle, target.serial == UInt32(truncatingIfNeeded: data >> 32) else { continue }
-                advance(target)
+                advance(target, events: poll.events(at: i))
             }
             fireDue()
             startWaiting()
@@ -194,11 +196,11 @@ public final class HealthChecker: @unchecked Sendable {
         }
     }
 
-    func advance(_ target: HealthTarget) {
+    func advance(_ target: HealthTarget, events: UInt32) {
         switch target.plan.monitor.type {
         case .ping: advancePing(target)
         case .udpConnect: advanceDatagram(target)
-        case .tcp, .http, .https, .tlsHello: advanceStream(target)
+        case .tcp, .http, .https, .tlsHello: advanceStream(target, events: events)
         }
     }
 
@@ -264,7 +266,7 @@ public final class HealthChecker: @unchecked Sendable {
             target.ssl = nil
         }
         if target.fd >= 0 {
-            poll.remove(target.fd)
+            // No EPOLL_CTL_DEL: closing the only descriptor of a socket takes it out of epoll.
             if target.plan.monitor.type != .ping && target.plan.monitor.type != .udpConnect {
                 // Close with RST, as HAProxy's checks do: thousands of checks a second would
                 // otherwise leave as many TIME_WAIT sockets here.
@@ -327,4 +329,19 @@ func seconds(_ ms: Int) -> String {
 func formatLatency(_ ms: Double) -> String {
     let tenths = (ms * 10).rounded() / 10
     return String(tenths)
+}
+
+/// Steele, Lea and Flood's SplitMix64: fast, well spread, not for secrets.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
