@@ -114,6 +114,14 @@ public final class HealthChecker: @unchecked Sendable {
         poll.close()
     }
 
+    /// Every monitored member's status and last check, for the exit report. Call after stop().
+    public func finalStatuses() -> [(pool: String, member: String, status: String, lastCheck: String)] {
+        targets.map { t in
+            (t.plan.poolName, t.memberName, memberStatuses[t.plan.pool][t.member].rawValue,
+             t.lastResult.map { "\($0.code.rawValue)" } ?? "none")
+        }
+    }
+
     // MARK: the loop
 
     func run() {

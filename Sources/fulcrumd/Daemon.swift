@@ -80,6 +80,12 @@ struct Daemon {
         }
         checker.stop()
         report(engine)
+        for entry in checker.finalStatuses() {
+            logger.info("member health", metadata: [
+                "pool": "\(entry.pool)", "member": "\(entry.member)", "status": "\(entry.status)",
+                "last_check": "\(entry.lastCheck)",
+            ])
+        }
         logger.info("fulcrumd stopped")
         return 0
     }
