@@ -25,13 +25,16 @@ SSL_CTX *cft_client_context(int verify, const char *ca_file) {
     return ctx;
 }
 
-SSL *cft_client_connection(SSL_CTX *ctx, int fd, const char *server_name, int verify) {
+SSL *cft_client_connection(SSL_CTX *ctx, int fd, const char *server_name, int verify, const char *ip_text) {
     SSL *ssl = SSL_new(ctx);
     if (ssl == NULL) return NULL;
     if (SSL_set_fd(ssl, fd) != 1) goto fail;
     if (server_name != NULL && server_name[0] != '\0') {
         if (SSL_set_tlsext_host_name(ssl, server_name) != 1) goto fail;
         if (verify && SSL_set1_host(ssl, server_name) != 1) goto fail;
+    } else if (verify && ip_text != NULL) {
+        // A chain that verifies is not enough: any certificate from that CA would pass.
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip_text) != 1) goto fail;
     }
     SSL_set_connect_state(ssl);
     return ssl;

@@ -64,7 +64,7 @@ enum HealthMonitorSchema {
                 : .invalid("\(quoted(text)) is not a host name; allowed: letters, digits, \"-\" and \".\", "
                     + "labels of 1..63 characters, at most 253 in all")
         }
-        if let version, version == .v1_0, let domain, !domain.isEmpty {
+        if type?.isHTTP ?? false, let version, version == .v1_0, let domain, !domain.isEmpty {
             table.report("domain_name", "domain_name is sent as the Host header, which needs http_version 1.1; "
                 + "allowed: set http_version = \"1.1\" or remove domain_name")
         }
@@ -104,12 +104,13 @@ enum HealthMonitorSchema {
         var applicable: [String: String] = [:]
         for key in httpKeys { applicable[key] = "HTTP and HTTPS" }
         for key in udpKeys { applicable[key] = "UDP-CONNECT" }
-        for key in tlsKeys { applicable[key] = "HTTPS and TLS-HELLO" }
+        for key in tlsKeys { applicable[key] = "HTTPS" }
         let allowed: Set<String>
         switch type {
         case .http: allowed = Set(httpKeys)
         case .https: allowed = Set(httpKeys + tlsKeys)
-        case .tlsHello: allowed = Set(tlsKeys + ["domain_name"])
+        // TLS-HELLO stops at the ServerHello, before any certificate: nothing to verify.
+        case .tlsHello: allowed = ["domain_name"]
         case .udpConnect: allowed = Set(udpKeys)
         case .ping, .tcp: allowed = []
         }

@@ -52,7 +52,7 @@ extension HealthChecker {
             finish(target, CheckResult(.l4ok, "connected"))
         case .https:
             guard let ssl = cft_client_connection(target.plan.tls, target.fd, target.plan.monitor.domainName,
-                                                  target.plan.monitor.tlsVerify ? 1 : 0) else {
+                                                  target.plan.monitor.tlsVerify ? 1 : 0, target.addressText) else {
                 finish(target, CheckResult(.sockerr, "cannot start TLS: \(lastTLSError())"))
                 return
             }

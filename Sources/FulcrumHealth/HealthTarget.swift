@@ -66,6 +66,8 @@ final class HealthTarget {
     /// Where checks go (monitor_address/monitor_port, else the member's own).
     let endpoint: Endpoint
     let address: SocketAddress
+    /// The checked address as text, for certificate verification without a domain_name.
+    let addressText: String
     let weight: Int
     /// The bytes an HTTP, TLS-HELLO or UDP-CONNECT check sends; fixed per target.
     let request: [UInt8]
@@ -99,19 +101,23 @@ final class HealthTarget {
         memberName = config.name
         endpoint = config.monitorEndpoint
         address = SocketAddress(endpoint)
+        addressText = "\(endpoint.address)"
         weight = config.weight
         tracker = HealthTracker(rise: plan.monitor.maxRetries, fall: plan.monitor.maxRetriesDown)
         buffer = [UInt8](repeating: 0, count: HealthTarget.bufferSize)
         let monitor = plan.monitor
         switch monitor.type {
         case .http, .https:
-            // HTTP/1.1 needs a Host: the domain name, else the address checked.
+            // HTTP/1.1 needs a Host: the domain name, else the address checked, with its port
+            // unless it is the scheme's default (RFC 9110, 7.2).
             let host: String?
             if let domain = monitor.domainName {
                 host = domain
             } else if monitor.httpVersion == .v1_1 {
                 let address = endpoint.address
-                host = address.isIPv4 ? "\(address)" : "[\(address)]"
+                let text = address.isIPv4 ? "\(address)" : "[\(address)]"
+                let defaultPort: UInt16 = monitor.type == .https ? 443 : 80
+                host = endpoint.port == defaultPort ? text : "\(text):\(endpoint.port)"
             } else {
                 host = nil
             }

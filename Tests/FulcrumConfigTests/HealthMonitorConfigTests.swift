@@ -90,6 +90,12 @@ final class HealthMonitorConfigTests: XCTestCase {
         XCTAssertEqual(m.udpExpect, .regex("^OK [0-9]+"))
     }
 
+    func testTLSHelloTakesADomainNameForSNIWithoutHTTPVersion() throws {
+        let m = try XCTUnwrap(try load(monitor("type = \"TLS-HELLO\"\ndelay = 1\ntimeout = 0.5\ndomain_name = \"localhost\""))
+            .pools[0].healthMonitor)
+        XCTAssertEqual(m.domainName, "localhost")
+    }
+
     func testSwitchedOffMonitorMeansNoMonitor() throws {
         let config = try load(monitor("type = \"TCP\"\ndelay = 1\ntimeout = 0.5\nadmin_state_up = false"))
         XCTAssertNil(config.pools[0].healthMonitor)
@@ -168,6 +174,8 @@ final class HealthMonitorConfigTests: XCTestCase {
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.udp_expect", "an empty expectation matches any reply")]),
             ("type = \"HTTPS\"\ndelay = 5\ntimeout = 3\ntls_ca_file = \"/etc/ssl/ca.pem\"",
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.tls_ca_file", "only used when tls_verify = true")]),
+            ("type = \"TLS-HELLO\"\ndelay = 5\ntimeout = 3\ntls_verify = true",
+             [ExpectedProblem(main, 11, "pool.web.healthmonitor.tls_verify", "tls_verify applies only to HTTPS monitors, not TLS-HELLO")]),
             ("type = \"HTTP\"\ndelay = 5\ntimeout = 3\nintervall = 2",
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.intervall", "unknown key \"intervall\"")]),
         ]

@@ -39,6 +39,9 @@ struct MemberSpec {
     var port: UInt16
     var weight: Int? = nil
     var adminStateUp: Bool? = nil
+    /// Where health checks go instead of address/port (each written only when set).
+    var monitorAddress: String? = nil
+    var monitorPort: UInt16? = nil
 }
 
 struct PoolSpec {
@@ -48,6 +51,8 @@ struct PoolSpec {
     var members: [MemberSpec]
     /// Extra `key = value` lines for the [pool.NAME] table.
     var extra: [String] = []
+    /// `key = value` lines for a [pool.NAME.healthmonitor] table (written only when set).
+    var healthMonitor: [String]? = nil
 }
 
 struct ListenerSpec {
@@ -106,12 +111,19 @@ struct DaemonConfig {
             if let v = p.retries { lines.append("retries = \(v)") }
             lines += p.extra
             lines.append("")
+            if let monitor = p.healthMonitor {
+                lines.append("[pool.\(p.name).healthmonitor]")
+                lines += monitor
+                lines.append("")
+            }
             for m in p.members {
                 lines.append("[pool.\(p.name).members.\(m.name)]")
                 lines.append("address = \(Self.quoted(m.address))")
                 lines.append("protocol_port = \(m.port)")
                 if let v = m.weight { lines.append("weight = \(v)") }
                 if let v = m.adminStateUp { lines.append("admin_state_up = \(v)") }
+                if let v = m.monitorAddress { lines.append("monitor_address = \(Self.quoted(v))") }
+                if let v = m.monitorPort { lines.append("monitor_port = \(v)") }
                 lines.append("")
             }
         }

@@ -13,8 +13,9 @@
 SSL_CTX *cft_client_context(int verify, const char *ca_file);
 
 // A connection on a connected non-blocking socket. server_name (may be NULL) is sent as SNI
-// and, when the context verifies, is the name the certificate must carry.
-SSL *cft_client_connection(SSL_CTX *ctx, int fd, const char *server_name, int verify);
+// and, when the context verifies, is the name the certificate must carry; without one, a
+// verifying connection requires the certificate to carry the member's address, ip_text.
+SSL *cft_client_connection(SSL_CTX *ctx, int fd, const char *server_name, int verify, const char *ip_text);
 
 // The oldest queued OpenSSL error as text (empty when none); clears the queue.
 void cft_last_error(char *buffer, size_t length);
