@@ -24,6 +24,7 @@ public final class HealthChecker: @unchecked Sendable {
     var memberStatuses: [[OperatingStatus]]
     var poolStatuses: [OperatingStatus]
     let poolNames: [String]
+    let memberNames: [[String]]
     let memberWentDown: @Sendable (Int) -> Void
     var logger: Logger
     let maxInFlight: Int
@@ -52,6 +53,7 @@ public final class HealthChecker: @unchecked Sendable {
         self.maxInFlight = max(maxInFlight, 1)
         self.memberWentDown = memberWentDown
         poolNames = config.pools.map(\.name)
+        memberNames = config.pools.map { $0.members.map(\.name) }
         var plans: [MonitorPlan] = []
         var targets: [HealthTarget] = []
         var statuses: [[OperatingStatus]] = []
@@ -114,12 +116,18 @@ public final class HealthChecker: @unchecked Sendable {
         poll.close()
     }
 
-    /// Every monitored member's status and last check, for the exit report. Call after stop().
+    /// Every member's status (NO_MONITOR, OFFLINE and DRAINING included) and its last check,
+    /// for the exit report. Call after stop().
     public func finalStatuses() -> [(pool: String, member: String, status: String, lastCheck: String)] {
-        targets.map { t in
-            (t.plan.poolName, t.memberName, memberStatuses[t.plan.pool][t.member].rawValue,
-             t.lastResult.map { "\($0.code.rawValue)" } ?? "none")
+        var last: [String: String] = [:]
+        for t in targets { last["\(t.plan.pool)/\(t.member)"] = t.lastResult.map { $0.code.rawValue } }
+        var result: [(pool: String, member: String, status: String, lastCheck: String)] = []
+        for (p, statuses) in memberStatuses.enumerated() {
+            for (m, status) in statuses.enumerated() {
+                result.append((poolNames[p], memberNames[p][m], status.rawValue, last["\(p)/\(m)"] ?? "none"))
+            }
         }
+        return result
     }
 
     // MARK: the loop

@@ -49,6 +49,31 @@ final class HealthResourceTests: FulcrumTestCase {
         let down = try daemon.waitForTransition(pool: "web", member: "b", after: 1, to: "ERROR", timeout: 5)
         XCTAssertEqual(down.line.metadata["check"], "L4CON")
         try terminate(daemon)
+        // The exit report gives each member's final status and last check.
+        let report = Dictionary(uniqueKeysWithValues: daemon.logLines.filter { $0.message == "member health" }
+            .map { ($0.metadata["member"] ?? "?", $0) })
+        XCTAssertEqual(report["a"]?.metadata["status"], "ONLINE", daemon.diagnostics)
+        XCTAssertEqual(report["a"]?.metadata["last_check"], "L4OK")
+        XCTAssertEqual(report["b"]?.metadata["status"], "ERROR")
+        XCTAssertEqual(report["b"]?.metadata["last_check"], "L4CON")
+    }
+
+    /// Members of a pool without a monitor, and members taken out by admin_state_up = false,
+    /// are reported as such on exit.
+    func testUnmonitoredAndOfflineMembersAreReported() throws {
+        let a = try makeServer(mode: .echo)
+        let port = try freePort()
+        let daemon = try startFulcrum(DaemonConfig(
+            workers: 1,
+            listeners: [ListenerSpec(port: port)],
+            pools: [PoolSpec(members: [MemberSpec(name: "a", port: a.port),
+                                       MemberSpec(name: "off", port: a.port, adminStateUp: false)])]))
+        try terminate(daemon)
+        let report = Dictionary(uniqueKeysWithValues: daemon.logLines.filter { $0.message == "member health" }
+            .map { ($0.metadata["member"] ?? "?", $0) })
+        XCTAssertEqual(report["a"]?.metadata["status"], "NO_MONITOR", daemon.diagnostics)
+        XCTAssertEqual(report["off"]?.metadata["status"], "OFFLINE")
+        XCTAssertEqual(report["a"]?.metadata["last_check"], "none")
     }
 
     private func setNoFile(_ pid: Int32, _ limit: Int) throws {
