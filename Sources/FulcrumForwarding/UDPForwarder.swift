@@ -153,6 +153,7 @@ final class UDPForwarder {
     private func forwardBatch(listener: Int, received: Int, now: Int64) {
         var runSession: Int32 = -1
         var runLength = 0
+        var runClient = Endpoint(address: .v4(0), port: 0)
         for i in 0..<received {
             if inbound.truncated(i) {
                 listenerCounters[listener].truncated += 1
@@ -167,6 +168,14 @@ final class UDPForwarder {
                 listenerCounters[listener].denied += 1
                 continue
             }
+            // A run goes out before another client's session is looked up: that lookup may close
+            // and reuse a slot, which must not take this run's datagrams with it.
+            if runLength > 0 && client != runClient {
+                flushForward(session: runSession, count: runLength, listener: listener)
+                runSession = -1
+                runLength = 0
+            }
+            runClient = client
             guard let slot = session(listener: listener, client: client, address: sender, now: now) else {
                 listenerCounters[listener].dropped += 1
                 continue
@@ -188,6 +197,11 @@ final class UDPForwarder {
     /// hands the receiver separate datagrams), which is most of the per-datagram cost.
     private func flushForward(session slot: Int32, count: Int, listener: Int, from start: Int = 0) {
         guard slot >= 0, count > start else { return }
+        guard sessionFD[Int(slot)] >= 0, member[Int(slot)] >= 0 else {
+            // The session was closed after these were queued (its member went away): drop them.
+            listenerCounters[listener].dropped += count - start
+            return
+        }
         let counter = Int(memberBase[Int(rules[listener].pool)] + member[Int(slot)])
         let messages = proxied[listener]
             ? buildProxiedMessages(session: slot, from: start, count: count)
@@ -297,7 +311,7 @@ final class UDPForwarder {
             let i = Int(slot)
             // A member the health monitor took out loses its sessions on their next datagram.
             if (mustMove[i] || !selectors[Int(rules[listener].pool)].isUp(member[i]))
-                && !moveSession(slot, listener: listener) {
+                && !moveSession(slot, listener: listener, now: now) {
                 closeSession(slot)
                 return nil
             }
@@ -355,12 +369,14 @@ final class UDPForwarder {
 
     /// Reconnects a session whose member refused, or was marked down, to another member (one
     /// it has not tried, else any that is up). False when the pool has no member left.
-    private func moveSession(_ slot: Int32, listener: Int) -> Bool {
+    private func moveSession(_ slot: Int32, listener: Int, now: Int64) -> Bool {
         let i = Int(slot)
         let pool = Int(rules[listener].pool)
         let client = table.key(of: slot).client
-        guard let next = selectors[pool].pick(client: client, excluding: tried[i], now: 0)
-            ?? selectors[pool].pick(client: client, now: 0) else { return false }
+        // The real time: persistence records the new member, and an entry stamped 0 would be
+        // expired already, splitting this client's later sessions from this one.
+        guard let next = selectors[pool].pick(client: client, excluding: tried[i], now: now)
+            ?? selectors[pool].pick(client: client, now: now) else { return false }
         if next == member[i] {
             // No other member to go to: keep the socket. A new one would change the source
             // port, and a member that answers from a connected socket (iperf3 does) would then

@@ -136,6 +136,19 @@ extension Worker {
     func established(_ slot: Int32) {
         let c = table[slot]
         wheel.cancel(slot)
+        let pool = Int(c.pointee.pool)
+        if poolRules[pool].shutdownOnDown && !selectors[pool].isUp(c.pointee.member) {
+            // Marked down while this connect was in flight: shutdown_sessions would close the
+            // connection at once. Nothing has been forwarded yet, so try another member.
+            dropServerSocket(c)
+            if retryAllowed(c) {
+                connectToMember(slot)
+            } else {
+                listenerCounters[Int(c.pointee.listener)].connectFailed += 1
+                closeConnection(slot)
+            }
+            return
+        }
         c.pointee.state = .established
         memberCounters[Int(c.pointee.memberCounter)].connections += 1
         // Readiness reported while connecting is unknown now: assume ready, EAGAIN corrects it.

@@ -53,7 +53,7 @@ extension Worker {
             let c = table[slot]
             guard c.pointee.state == .established else { continue }
             let pool = Int(c.pointee.pool)
-            guard plan.pools[pool].shutdownOnDown, !selectors[pool].isUp(c.pointee.member) else { continue }
+            guard poolRules[pool].shutdownOnDown, !selectors[pool].isUp(c.pointee.member) else { continue }
             closed[c.pointee.memberCounter, default: 0] += 1
             memberCounters[Int(c.pointee.memberCounter)].shutDownOnDown += 1
             closeConnection(slot)
@@ -90,7 +90,8 @@ extension Worker {
         pipes.closeAll()
         copyBuffer.deallocate()
         udp?.teardown()
-        close(wakeFD)
+        // wakeFD stays open until deinit: the health checker may still wake an ended worker
+        // (a member going down during the drain), and a closed number could be reused by then.
         poll.close()
         table.deallocate()
     }

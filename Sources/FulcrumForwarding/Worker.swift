@@ -35,6 +35,8 @@ public final class Worker: @unchecked Sendable {
         var countsOpen: Bool
         /// 0 plain, 1 PROXY v1, 2 PROXY v2.
         var proxyHeader: UInt8
+        /// on_member_down = shutdown_sessions.
+        var shutdownOnDown: Bool
     }
 
     public let index: Int
@@ -96,7 +98,8 @@ public final class Worker: @unchecked Sendable {
         }
         poolRules = plan.pools.map {
             PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase), countsOpen: $0.countsOpen,
-                      proxyHeader: $0.proxyHeader == nil ? 0 : ($0.proxyHeader == .v1 ? 1 : 2))
+                      proxyHeader: $0.proxyHeader == nil ? 0 : ($0.proxyHeader == .v1 ? 1 : 2),
+                      shutdownOnDown: $0.shutdownOnDown)
         }
         openCounts = plan.listeners.map(\.open)
         allowedCIDRs = plan.listeners.map(\.allowedCIDRs)
@@ -132,6 +135,10 @@ public final class Worker: @unchecked Sendable {
                 try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.udpListener, slot: Int32(i), generation: 0))
             }
         }
+    }
+
+    deinit {
+        close(wakeFD)
     }
 
     public var udpListenerCounters: [UDPListenerCounters] {

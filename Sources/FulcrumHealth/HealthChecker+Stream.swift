@@ -91,6 +91,11 @@ extension HealthChecker {
                 return
             }
             switch result {
+            case .done(0):
+                let cause = target.tlsFailure.map { "TLS error while sending the request: \($0)" }
+                    ?? "connection closed while sending the request"
+                finish(target, CheckResult(target.tlsFailure != nil ? .l6rsp : replyLayer(target), cause))
+                return
             case let .done(n): target.sent += n
             case .wouldBlock: return
             }
@@ -120,7 +125,13 @@ extension HealthChecker {
                 if let verdict = target.verdict { finish(target, verdict) }
                 return
             case .done(0):
-                finish(target, target.verdict ?? CheckResult(replyLayer(target), "connection closed before the \(awaited(target))"))
+                if let verdict = target.verdict {
+                    finish(target, verdict)
+                } else if let failure = target.tlsFailure {
+                    finish(target, CheckResult(.l6rsp, "TLS error before the \(awaited(target)): \(failure)"))
+                } else {
+                    finish(target, CheckResult(replyLayer(target), "connection closed before the \(awaited(target))"))
+                }
                 return
             case let .done(n):
                 if target.verdict != nil {
@@ -191,23 +202,28 @@ extension HealthChecker {
         guard let ssl = target.ssl else { return try Socket.send(target.fd, from: bytes, count: count) }
         let rc = SSL_write(ssl, bytes, Int32(clamping: count))
         if rc > 0 { return .done(Int(rc)) }
-        return try tlsOutcome(ssl, rc, call: "SSL_write")
+        return try tlsOutcome(target, ssl, rc, call: "SSL_write")
     }
 
     private func read(_ target: HealthTarget, _ bytes: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
         guard let ssl = target.ssl else { return try Socket.receive(target.fd, into: bytes, count: count) }
         let rc = SSL_read(ssl, bytes, Int32(clamping: count))
         if rc > 0 { return .done(Int(rc)) }
-        return try tlsOutcome(ssl, rc, call: "SSL_read")
+        return try tlsOutcome(target, ssl, rc, call: "SSL_read")
     }
 
-    private func tlsOutcome(_ ssl: OpaquePointer, _ rc: Int32, call: StaticString) throws(SystemError) -> IOResult<Int> {
+    /// `.done(0)` is the end of the stream; a TLS-level failure also ends it, with OpenSSL's
+    /// reason kept in `tlsFailure` (it matters only if no status line came first).
+    private func tlsOutcome(_ target: HealthTarget, _ ssl: OpaquePointer, _ rc: Int32,
+                            call: StaticString) throws(SystemError) -> IOResult<Int> {
         let code = SSL_get_error(ssl, rc)
         if code == CFT_ERROR_WANT_READ || code == CFT_ERROR_WANT_WRITE { return .wouldBlock }
         if code == CFT_ERROR_ZERO_RETURN { return .done(0) }
         if code == CFT_ERROR_SYSCALL && errno != 0 { throw SystemError(code: errno, call: call) }
-        // A peer that closes without close_notify is common and, for a check, just the end.
-        ERR_clear_error()
+        // A peer that closes without close_notify is common and, for a check, just the end;
+        // a bad record or an alert is a TLS error worth naming.
+        let detail = lastTLSError()
+        if detail != "no detail from OpenSSL" && !detail.contains("unexpected eof") { target.tlsFailure = detail }
         return .done(0)
     }
 

@@ -39,6 +39,9 @@ public final class HealthChecker: @unchecked Sendable {
     /// Jitter needs no cryptographic randomness, and SystemRandomNumberGenerator costs a
     /// getrandom(2) call per draw: seeded once, then a few arithmetic operations.
     var random = SplitMix64(seed: UInt64(truncatingIfNeeded: monotonicNs()) ^ UInt64(UInt32(bitPattern: getpid())) << 32)
+    var localFailureLogMs = Int64.min / 2
+    var localFailuresSinceLog = 0
+    var latenessLogMs = Int64.min / 2
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
 
@@ -137,6 +140,7 @@ public final class HealthChecker: @unchecked Sendable {
         for target in targets {
             // Spread the first checks over one delay so 1,000 members do not fire together.
             let offset = Int64.random(in: 0..<Int64(max(target.plan.monitor.delayMs, 1)), using: &random)
+            target.dueMs = now + offset
             heap.push(.init(atMs: now + offset, target: target.index, serial: target.serial, kind: .start))
         }
         while !stopping.load(ordering: .relaxed) {
@@ -202,6 +206,7 @@ public final class HealthChecker: @unchecked Sendable {
         target.received = 0
         target.drained = 0
         target.verdict = nil
+        target.tlsFailure = nil
         inFlight += 1
         heap.push(.init(atMs: nowMs() + Int64(target.plan.monitor.timeoutMs), target: target.index,
                         serial: target.serial, kind: .timeout))
@@ -244,34 +249,62 @@ public final class HealthChecker: @unchecked Sendable {
         target.lastResult = result
         // A local failure (out of descriptors) says nothing about the member.
         if result.code == .sockerr {
-            // Once per spell, not once per check: out of descriptors would otherwise flood the log.
-            if !target.localFailureLogged {
-                target.localFailureLogged = true
-                logger.warning("member \(target.label): health check could not run: \(result.detail); status unchanged",
-                               metadata: ["pool": "\(target.plan.poolName)", "member": "\(target.memberName)"])
-            }
-        } else {
-            target.localFailureLogged = false
-            if let verdict = target.tracker.record(passed: result.passed) {
-                publish(target, verdict: verdict, result: result)
-            }
+            localFailure(target, result.detail)
+        } else if let verdict = target.tracker.record(passed: result.passed) {
+            publish(target, verdict: verdict, result: result)
         }
         let delay = Int64(target.plan.monitor.delayMs)
         // ±5% jitter keeps checks that drifted together from staying together.
         let jitter = Int64.random(in: -(delay / 20)...(delay / 20), using: &random)
         let startedMs = Int64(target.startedNs / 1_000_000)
         let due = max(startedMs + delay + jitter, nowMs())
+        target.dueMs = due
         heap.push(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
+    }
+
+    /// A check that could not run (no descriptors, no memory) says nothing about the member:
+    /// its status stays. One line per 10 s for the whole checker, with how many were skipped,
+    /// since near a descriptor limit every member hits it on every check.
+    private func localFailure(_ target: HealthTarget, _ detail: String) {
+        let now = nowMs()
+        if now - localFailureLogMs >= 10_000 {
+            let more = localFailuresSinceLog > 0 ? " (and \(localFailuresSinceLog) more since the last such line)" : ""
+            logger.warning("member \(target.label): health check could not run: \(detail); status unchanged\(more)",
+                           metadata: ["pool": "\(target.plan.poolName)", "member": "\(target.memberName)"])
+            localFailureLogMs = now
+            localFailuresSinceLog = 0
+        } else {
+            localFailuresSinceLog += 1
+        }
+    }
+
+    /// A check started later than its due time by more than half its delay: more checks are
+    /// due at once than maxInFlight allows (timeouts long against delays, many members not
+    /// answering). Said once a minute, so the operator knows members are checked less often.
+    private func noteLateness(_ target: HealthTarget) {
+        let late = nowMs() - target.dueMs
+        guard late > Int64(target.plan.monitor.delayMs / 2), nowMs() - latenessLogMs >= 60_000 else { return }
+        latenessLogMs = nowMs()
+        logger.warning("health checks are running late (\(late) ms for \(target.label)): more checks are due at once than the \(maxInFlight) that may run in parallel; members are checked less often than their delay",
+                       metadata: ["pool": "\(target.plan.poolName)", "waiting": "\(waiting.count - waitingHead)"])
     }
 
     private func startWaiting() {
         while inFlight < maxInFlight && waitingHead < waiting.count {
             let target = targets[Int(waiting[waitingHead])]
             waitingHead += 1
-            if target.phase == .idle { begin(target) }
+            if target.phase == .idle {
+                noteLateness(target)
+                begin(target)
+            }
         }
         if waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        } else if waitingHead >= 1024 && waitingHead * 2 >= waiting.count {
+            // Under sustained overload the queue never empties: drop the consumed front so it
+            // stays within one entry per target (a target waits at most once at a time).
+            waiting.removeFirst(waitingHead)
             waitingHead = 0
         }
     }
@@ -304,6 +337,8 @@ public final class HealthChecker: @unchecked Sendable {
         if verdict == .down && target.plan.shutdownSessions { memberWentDown(pool) }
         let old = memberStatuses[pool][target.member]
         let new = memberStatus(adminStateUp: true, weight: target.weight, monitored: true, verdict: verdict)
+        // A draining member judged healthy stays DRAINING: a verdict, not a change to report.
+        guard new != old else { return }
         memberStatuses[pool][target.member] = new
         target.status = new
         let metadata: Logger.Metadata = [

@@ -29,7 +29,9 @@ final class MonitorPlan {
             tls = nil
         }
         if case let .regex(pattern)? = monitor.udpExpect {
-            expectRegex = try? Regex(pattern)
+            // Scalar semantics: one character per byte of the reply (the default, grapheme
+            // clusters, would make "\r\n" a single character).
+            expectRegex = (try? Regex(pattern))?.matchingSemantics(.unicodeScalar)
         } else {
             expectRegex = nil
         }
@@ -74,8 +76,6 @@ final class HealthTarget {
     var tracker: HealthTracker
     var status: OperatingStatus = .unknown
     var lastResult: CheckResult?
-    /// A local failure (SOCKERR) was logged and nothing else happened since.
-    var localFailureLogged = false
 
     // The running check.
     var phase = Phase.idle
@@ -91,6 +91,10 @@ final class HealthTarget {
     var buffer: [UInt8]
     /// Set once an HTTP status arrived: what is left is the body, read only to be polite.
     var verdict: CheckResult?
+    /// OpenSSL's reason when a TLS read or write failed after the handshake.
+    var tlsFailure: String?
+    /// When this target's next check was due (the heap's start time), to notice lateness.
+    var dueMs: Int64 = 0
 
     static let bufferSize = 4096
 

@@ -20,6 +20,8 @@ public struct PoolSelector: @unchecked Sendable {
     @usableFromInline let weights: [Int]
     /// Per member index: may a stuck client keep it (see isEligible).
     @usableFromInline let eligible: [Bool]
+    /// Backup with weight > 0 and admin up: may hold stuck clients when no primary is up.
+    @usableFromInline let backupWeight: [Bool]
     @usableFromInline let primaryTable: MaglevTable?
     @usableFromInline let backupTable: MaglevTable?
     /// Open connections (TCP) or sessions (UDP) per member, shared by all workers.
@@ -53,6 +55,7 @@ public struct PoolSelector: @unchecked Sendable {
         self.weights = pool.members.map(\.weight)
         let stickable = primaryWeights.contains { $0 > 0 } ? primaryWeights : backupWeights
         eligible = stickable.map { $0 > 0 }
+        backupWeight = backupWeights.map { $0 > 0 }
         self.openCounts = openCounts ?? MemberCounts(count: pool.members.count)
         counts = self.openCounts.atomics
         self.stickTable = stickTable
@@ -79,6 +82,8 @@ public struct PoolSelector: @unchecked Sendable {
     @inlinable
     public mutating func pick(client: Endpoint, excluding excluded: MemberSet = MemberSet(), now: Int64 = 0) -> Int32? {
         if let stickTable {
+            let generation = health.generation
+            if generation != seenHealth { refreshHealth(generation) }
             if let stuck = stickTable.lookup(client.address, now: now), !excluded.contains(stuck), isEligible(stuck) {
                 return stuck
             }
@@ -176,6 +181,16 @@ public struct PoolSelector: @unchecked Sendable {
             slot += 1
             if slot == table.size { slot = 0 }
         }
+        // The walk is bounded; when the members still up own few slots (many down, or a low
+        // weight), it can miss them all. Fall back to the list, from a point the hash fixes,
+        // so the answer stays the same for the client on every worker and node.
+        let count = list.count
+        var index = Int(hash % UInt64(count))
+        for _ in 0..<count {
+            let m = list[index]
+            if !excluded.contains(m) && up[Int(m)].load(ordering: .relaxed) { return m }
+            index = index + 1 == count ? 0 : index + 1
+        }
         return nil
     }
 
@@ -184,6 +199,9 @@ public struct PoolSelector: @unchecked Sendable {
     @inlinable
     func isEligible(_ member: Int32) -> Bool {
         let m = Int(member)
-        return m < eligible.count && eligible[m] && up[m].load(ordering: .relaxed)
+        guard m < eligible.count, up[m].load(ordering: .relaxed) else { return false }
+        // Backups hold their clients while every primary is down (anyPrimaryUp is current:
+        // pick refreshed it before asking).
+        return eligible[m] || (backupWeight[m] && !anyPrimaryUp)
     }
 }

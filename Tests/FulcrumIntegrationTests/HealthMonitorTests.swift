@@ -426,7 +426,8 @@ final class HealthMonitorTests: HealthTestCase {
     func testUDPConnectExpectedReply() throws {
         let t = Timing(delay: 0.3, timeout: 0.2, up: 2, down: 3)
         let responder = try makeUDPResponder(.fixed(Array("pong from member".utf8)))
-        let regexResponder = try makeUDPResponder(.fixed(Array("STATUS 42 ok".utf8)))
+        // CR LF and a byte above 0x7F: the pattern must see one character per byte.
+        let regexResponder = try makeUDPResponder(.fixed(Array("STATUS 42\r\nok".utf8) + [0xFF]))
         let port = try freeUDPPort()
         let daemon = try startFulcrum(DaemonConfig(
             listeners: [udpListener(port: port)],
@@ -435,7 +436,7 @@ final class HealthMonitorTests: HealthTestCase {
                          healthMonitor: monitor("UDP-CONNECT", t, ["udp_send = \"ping?\"", "udp_expect = \"pong\""])),
                 PoolSpec(name: "rx", members: [MemberSpec(name: "m", port: regexResponder.port)],
                          healthMonitor: monitor("UDP-CONNECT", t, ["udp_send_hex = \"00ff5354\"",
-                                                                   "udp_expect_regex = \"^STATUS [0-9]+ ok$\""])),
+                                                                   "udp_expect_regex = \"^STATUS [0-9]+\\\\r[\\\\n]ok\\\\xFF$\""])),
             ]))
         let watch = StatusWatch(daemon, pool: "udp", member: "m")
         let rxWatch = StatusWatch(daemon, pool: "rx", member: "m")
@@ -446,7 +447,7 @@ final class HealthMonitorTests: HealthTestCase {
 
         var since = monotonicNow()
         responder.setReply(.fixed(Array("nope".utf8)))
-        regexResponder.setReply(.fixed(Array("STATUS x ok".utf8)))
+        regexResponder.setReply(.fixed(Array("STATUS x\r\nok".utf8) + [0xFF]))
         try expectChange(watch, to: "ERROR", check: "L7RSP", contains: "nope", since: since, within: t.downWithin(slack),
                          notBefore: t.downNotBefore, "after a wrong reply")
         try expectChange(rxWatch, to: "ERROR", check: "L7RSP", since: since, within: t.downWithin(slack),

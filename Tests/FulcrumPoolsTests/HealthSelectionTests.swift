@@ -70,6 +70,35 @@ final class HealthSelectionTests: XCTestCase {
         XCTAssertEqual((0..<2000).map { s.pick(client: client($0))! }, before, "clients return when it does")
     }
 
+    func testSourceHashingFindsAnUpMemberThatOwnsFewSlots() {
+        // 20 heavy members down, one weight-1 member up: it owns ~0.02% of the Maglev table,
+        // so the bounded walk alone misses it for most clients.
+        var members = (1...20).map { member("heavy\($0)", UInt32($0), weight: 256) }
+        members.append(member("light", 99, weight: 1))
+        let health = MemberHealth(count: members.count)
+        for i in 0..<20 { health.set(member: i, up: false) }
+        for algorithm in [LBAlgorithm.sourceIP, .sourceIPPort] {
+            var s = PoolSelector(pool: Pool(name: "p", lbAlgorithm: algorithm, members: members), health: health)
+            XCTAssertEqual(picks(&s, 2000), [20: 2000], "\(algorithm): every client must reach the one member up")
+        }
+    }
+
+    func testBackupsHoldStuckClientsWhileEveryPrimaryIsDown() {
+        let health = MemberHealth(count: 4)
+        let table = StickTable(timeoutSeconds: 60, granularity: .max)
+        var s = PoolSelector(pool: Pool(name: "p", members: [member("p1", 1), member("b1", 2, backup: true),
+                                                             member("b2", 3, backup: true), member("b3", 4, backup: true)]),
+                             stickTable: table, health: health)
+        health.set(member: 0, up: false)
+        let first = s.pick(client: client(5), now: 1)!
+        XCTAssertNotEqual(first, 0)
+        for t in 2..<10 {
+            XCTAssertEqual(s.pick(client: client(5), now: Int64(t)), first, "a client stuck to a backup keeps it")
+        }
+        health.set(member: 0, up: true)
+        XCTAssertEqual(s.pick(client: client(5), now: 20), 0, "with a primary back, backups give their clients up")
+    }
+
     func testBackupsServeOnlyWhileEveryPrimaryIsDown() {
         for algorithm in LBAlgorithm.allCases {
             let health = MemberHealth(count: 3)
