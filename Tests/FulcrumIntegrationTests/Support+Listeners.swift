@@ -70,6 +70,7 @@ final class BlackholeListener {
     let port: UInt16
     private let listenFD: Int32
     private var fillers: [Int32] = []
+    private var accepted: [Int32] = []
 
     init(host: String = "127.0.0.1") throws {
         let address = try SocketAddress(host: host, port: 0)
@@ -109,6 +110,32 @@ final class BlackholeListener {
     func close() {
         for fd in fillers { Glibc.close(fd) }
         fillers.removeAll()
+        for fd in accepted { Glibc.close(fd) }
+        accepted.removeAll()
+    }
+
+    /// Accepts what is queued, so the next SYN retransmission of a hanging connect completes.
+    /// The accepted sockets are kept and never read: a connection to this member goes nowhere.
+    /// Returns how many were accepted.
+    @discardableResult
+    func acceptQueued() -> Int {
+        var count = 0
+        _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
+        while true {
+            let fd = accept(listenFD, nil, nil)
+            guard fd >= 0 else { return count }
+            accepted.append(fd)
+            count += 1
+        }
+    }
+
+    /// Accepted sockets that the peer has closed (read returns 0 or an error other than EAGAIN).
+    func acceptedClosedByPeer() -> Int {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        return accepted.filter { fd in
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT | MSG_PEEK))
+            return n == 0 || (n < 0 && errno != EAGAIN)
+        }.count
     }
 
     deinit {
