@@ -64,7 +64,10 @@ let package = Package(
         .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
         .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "CAllocationCounter"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "FulcrumHealthTests", dependencies: ["FulcrumHealth", "FulcrumConfig", "FulcrumAddress"],
+        .testTarget(name: "FulcrumHealthTests", dependencies: [
+            "FulcrumHealth", "FulcrumConfig", "FulcrumAddress", "FulcrumPools",
+            .product(name: "Logging", package: "swift-log"),
+        ],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [

@@ -1,0 +1,92 @@
+import FulcrumAddress
+import FulcrumConfig
+@testable import FulcrumHealth
+import FulcrumPools
+import Foundation
+import Logging
+import XCTest
+
+/// Collects log lines, so a test can see what the checker said.
+final class CollectedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
+}
+
+struct CollectingHandler: LogHandler {
+    let log: CollectedLog
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+             file: String, function: String, line: UInt) {
+        log.append("\(level) \(message)")
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+}
+
+/// A checker asked for far more checks than it may run at once: its queue must stay bounded
+/// (it grew by one entry per due check before), and it must say that checks run late.
+final class CheckerOverloadTests: XCTestCase {
+    func testOverloadedCheckerKeepsItsQueueBoundedAndSaysSo() throws {
+        // A closed UDP port: each check ends quickly with ICMP port unreachable, so a single
+        // slot runs thousands of checks a second while 400 members at delay 0.01 want 40,000 —
+        // the queue never empties, which is when it used to grow without bound.
+        let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(probe, 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(bound, 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        close(probe)
+
+        let monitor = HealthMonitor(type: .udpConnect, delayMs: 10, timeoutMs: 5, maxRetries: 1, maxRetriesDown: 10)
+        var pool = Pool(name: "p", members: (0..<400).map {
+            Member(name: "m\($0)", address: IPAddress("127.0.0.1")!, port: port)
+        })
+        pool.healthMonitor = monitor
+        let config = Config(workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/run/x.sock",
+                            listeners: [Listener(name: "l", address: IPAddress("127.0.0.1")!, port: 1, defaultPool: "p")],
+                            pools: [pool])
+        let collected = CollectedLog()
+        let logger = Logger(label: "test") { _ in CollectingHandler(log: collected) }
+        let checker = try HealthChecker(config: config, health: [MemberHealth(count: 400)], logger: logger,
+                                        maxInFlight: 1) { _ in }
+        checker.start()
+        Thread.sleep(forTimeInterval: 2.0)
+        checker.stop()
+
+        // Without compaction the queue held one entry per due check: thousands by now.
+        let checks = checker.targets.reduce(0) { $0 + Int($1.serial) }
+        XCTAssertGreaterThan(checks, 4000, "the single slot should have run thousands of checks (\(checks))")
+        XCTAssertLessThanOrEqual(checker.waiting.count, 1024 + 2 * 400,
+                                 "waiting queue grew without bound: \(checker.waiting.count) entries after \(checks) checks")
+        XCTAssertLessThanOrEqual(checker.waiting.count - checker.waitingHead, 400, "a target waits at most once")
+        XCTAssertTrue(collected.all.contains { $0.contains("health checks are running late") },
+                      "no warning that checks run late:\n\(collected.all.joined(separator: "\n"))")
+        XCTAssertEqual(collected.all.filter { $0.contains("running late") }.count, 1, "said once, not per check")
+    }
+}
