@@ -1,0 +1,1 @@
+"""The benchmark harness behind bench/run, split by concern (see bench/bench.py)."""

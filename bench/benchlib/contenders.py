@@ -1,0 +1,338 @@
+"""Backends (iperf3, nginx HTTP, sockperf, hold server) and the contenders in front of them."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from . import common
+from .common import (BACKEND_PORTS, BENCH_DIR, HOLD_CONTROL_PORT, HOST, LABELS, PORTS, StartError,
+    log, tail)
+from .procs import group_pids, wait_listening
+
+# --------------------------------------------------------------------------------------------
+# Backends
+# --------------------------------------------------------------------------------------------
+def nginx_common(prefix: str) -> str:
+    return f"""daemon off;
+master_process on;
+worker_processes 1;
+worker_rlimit_nofile {common.NOFILE};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{
+    worker_connections 20000;
+}}
+"""
+
+
+def start_backends(workdir: str) -> dict[str, subprocess.Popen]:
+    bdir = os.path.join(workdir, "backends")
+    os.makedirs(bdir)
+    procs = {"_dir": bdir}
+    # nginx HTTP server answering "ok\n".
+    ndir = os.path.join(bdir, "nginx-http")
+    os.makedirs(ndir)
+    with open(os.path.join(ndir, "nginx.conf"), "w") as f:
+        f.write(nginx_common(ndir) + f"""http {{
+    access_log off;
+    client_body_temp_path {ndir}/body;
+    proxy_temp_path {ndir}/proxy;
+    fastcgi_temp_path {ndir}/fastcgi;
+    uwsgi_temp_path {ndir}/uwsgi;
+    scgi_temp_path {ndir}/scgi;
+    keepalive_timeout 65s;
+    keepalive_requests 100000000;
+    server {{
+        listen {HOST}:{BACKEND_PORTS['http']} backlog=4096;
+        location / {{
+            default_type text/plain;
+            return 200 "ok\\n";
+        }}
+    }}
+}}
+""")
+    specs = [
+        ("iperf3-server", ["iperf3", "-s", "-B", HOST, "-p", str(BACKEND_PORTS["iperf"])],
+         [(BACKEND_PORTS["iperf"], False)]),
+        ("nginx-http", ["nginx", "-p", ndir, "-c", f"{ndir}/nginx.conf", "-e", f"{ndir}/error.log"],
+         [(BACKEND_PORTS["http"], False)]),
+        ("sockperf-tcp", ["sockperf", "server", "--tcp", "-i", HOST, "-p", str(BACKEND_PORTS["sockperf"])],
+         [(BACKEND_PORTS["sockperf"], False)]),
+        ("sockperf-udp", ["sockperf", "server", "-i", HOST, "-p", str(BACKEND_PORTS["sockperf"])],
+         [(BACKEND_PORTS["sockperf"], True)]),
+        ("hold", [sys.executable, os.path.join(BENCH_DIR, "holdserver.py"), HOST,
+                  str(BACKEND_PORTS["hold"]), str(HOLD_CONTROL_PORT)],
+         [(BACKEND_PORTS["hold"], False), (HOLD_CONTROL_PORT, False)]),
+    ]
+    for name, argv, ports in specs:
+        logpath = os.path.join(bdir, f"{name}.log")
+        with open(logpath, "wb") as lf:
+            p = common.REG.spawn(name, argv, stdout=lf, stderr=lf)
+        procs[name] = p
+        missing = wait_listening(ports, 10, alive=lambda p=p: p.poll() is None)
+        if missing:
+            raise StartError(f"backend {name} did not come up (not listening on {missing}); "
+                             f"exit={p.poll()}; log:\n{tail(logpath)}")
+    return procs
+
+
+def restart_iperf_server(procs: dict) -> None:
+    """An iperf3 server can stay busy after a client failed mid-test: start a fresh one."""
+    common.REG.stop(procs["iperf3-server"], signal.SIGKILL, grace=1)
+    logpath = os.path.join(procs["_dir"], "iperf3-server.log")
+    with open(logpath, "ab") as lf:
+        p = common.REG.spawn("iperf3-server", ["iperf3", "-s", "-B", HOST, "-p", str(BACKEND_PORTS["iperf"])],
+                      stdout=lf, stderr=lf)
+    procs["iperf3-server"] = p
+    wait_listening([(BACKEND_PORTS["iperf"], False)], 10)
+
+
+# --------------------------------------------------------------------------------------------
+# Contenders
+# --------------------------------------------------------------------------------------------
+class Contender:
+    name = "?"
+    udp = False          # whether it forwards UDP (UDP rows run only then)
+    memory = True        # whether the memory rows apply
+
+    def __init__(self, workdir: str):
+        self.dir = os.path.join(workdir, self.name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.ports = PORTS[self.name]
+        self.proc: subprocess.Popen | None = None
+        self.logpath = ""
+        self.error: str | None = None   # why it is not usable right now
+        self.events: list[str] = []     # crashes, odd exits: reported at the end
+        self.starts = 0
+
+    # Subclasses: write config, return (argv, log path).
+    def command(self) -> tuple[list[str], str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        return not wait_listening(self.listen_ports(), 0)
+
+    def listen_ports(self) -> list[tuple[int, bool]]:
+        ports = [(p, False) for p in self.ports.values()]
+        if self.udp:
+            ports += [(self.ports["iperf"], True), (self.ports["sockperf"], True)]
+        return ports
+
+    def start(self) -> None:
+        self.starts += 1
+        argv, self.logpath = self.command()
+        with open(self.logpath, "wb") as lf:
+            self.proc = common.REG.spawn(self.name, argv, stdout=lf, stderr=lf)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                common.REG.stop(self.proc)
+                self.proc = None
+                last = (tail(self.logpath, 1).strip() or "(no output)")
+                raise StartError(f"{LABELS[self.name]} exited with status {code} at start-up: {last}\n"
+                                 f"command: {' '.join(argv)}\n{tail(self.logpath)}")
+            if self.ready():
+                self.error = None
+                return
+            time.sleep(0.05)
+        common.REG.stop(self.proc, signal.SIGKILL, 1)
+        self.proc = None
+        raise StartError(f"{LABELS[self.name]} did not become ready within 15 s\n"
+                         f"command: {' '.join(argv)}\n{tail(self.logpath)}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def pids(self) -> list[int]:
+        return group_pids(self.proc.pid) if self.proc else []
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        p = self.proc
+        self.proc = None
+        code, killed = common.REG.stop(p, signal.SIGTERM, grace=self.stop_grace())
+        if killed:
+            self.events.append(f"did not exit within {self.stop_grace():.0f} s of SIGTERM; killed "
+                               f"(log {os.path.basename(self.logpath)}:\n{tail(self.logpath, 10)})")
+        elif code not in self.ok_exit_codes():
+            self.events.append(f"{exit_text(code)} after SIGTERM (expected {sorted(self.ok_exit_codes())}); "
+                               f"end of its log:\n{tail(self.logpath, 10)}")
+
+    def stop_grace(self) -> float:
+        return 5.0
+
+    def ok_exit_codes(self) -> set:
+        return {0, -signal.SIGTERM}
+
+    def version(self) -> str:
+        return ""
+
+
+class Direct(Contender):
+    name = "direct"
+    udp = True
+    memory = False
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def alive(self) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+def haproxy_maxconn() -> int:
+    """20000, or what the descriptor limit allows: HAProxy reserves two sockets per connection
+    plus two fds per splice pipe (maxpipes = maxconn / 4), 2.5 fds per connection in all."""
+    return min(20000, (common.NOFILE - 500) * 2 // 5)
+
+
+class HAProxy(Contender):
+    name = "haproxy"
+
+    def command(self):
+        cfg = os.path.join(self.dir, "haproxy.cfg")
+        lines = [
+            "global",
+            "    nbthread 1",
+            f"    maxconn {haproxy_maxconn()}",
+            f"    ulimit-n {common.NOFILE}",
+            f"    pidfile {self.dir}/haproxy.pid",
+            "defaults",
+            "    mode tcp",
+            "    option splice-request",
+            "    option splice-response",
+            f"    maxconn {haproxy_maxconn()}",
+            "    timeout connect 50s",
+            "    timeout client 50s",
+            "    timeout server 50s",
+        ]
+        for svc, port in self.ports.items():
+            lines += [f"listen {svc}", f"    bind {HOST}:{port}",
+                      f"    server s1 {HOST}:{BACKEND_PORTS[svc]}"]
+        with open(cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return ["haproxy", "-db", "-f", cfg], os.path.join(self.dir, f"haproxy-{self.starts}.log")
+
+    def version(self) -> str:
+        out = subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout
+        return out.splitlines()[0] if out else ""
+
+
+class NginxStream(Contender):
+    name = "nginx"
+    udp = True
+
+    def command(self):
+        conf = os.path.join(self.dir, "nginx.conf")
+        servers = []
+        for svc, port in self.ports.items():
+            servers.append(f"    server {{ listen {HOST}:{port} backlog=4096; proxy_pass {HOST}:{BACKEND_PORTS[svc]}; }}")
+        for svc in ("iperf", "sockperf"):
+            servers.append(f"    server {{ listen {HOST}:{self.ports[svc]} udp; proxy_pass {HOST}:{BACKEND_PORTS[svc]}; }}")
+        with open(conf, "w") as f:
+            f.write("load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n" + nginx_common(self.dir) +
+                    "stream {\n    proxy_connect_timeout 50s;\n    proxy_timeout 50s;\n"
+                    "    proxy_half_close on;\n" +
+                    "\n".join(servers) + "\n}\n")
+        return (["nginx", "-p", self.dir, "-c", conf, "-e", f"{self.dir}/error.log"],
+                os.path.join(self.dir, f"nginx-{self.starts}.log"))
+
+    def ok_exit_codes(self) -> set:
+        return {0, -signal.SIGTERM}
+
+    def version(self) -> str:
+        return subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+
+
+class Fulcrum(Contender):
+    name = "fulcrum"
+
+    def __init__(self, workdir: str, binary: str, workers: int, udp: bool, build_error: str | None):
+        super().__init__(workdir)
+        self.binary = binary
+        self.workers = workers
+        self.udp = udp
+        self.build_error = build_error
+        self.grace_ms = 1000
+
+    def command(self):
+        lines = [f"workers = {self.workers}", f"shutdown_grace = {self.grace_ms}", ""]
+        listeners = [(svc, "TCP", port) for svc, port in self.ports.items()]
+        if self.udp:
+            listeners += [("iperf_udp", "UDP", self.ports["iperf"]), ("sockperf_udp", "UDP", self.ports["sockperf"])]
+        for name, proto, port in listeners:
+            backend = BACKEND_PORTS[name.split("_")[0]]
+            lines += [f"[listener.{name}]", f'protocol = "{proto}"', f'address = "{HOST}"',
+                      f"protocol_port = {port}", f'default_pool = "{name}"', "",
+                      f"[pool.{name}.members.m1]", f'address = "{HOST}"', f"protocol_port = {backend}", ""]
+        with open(os.path.join(self.dir, "fulcrum.toml"), "w") as f:
+            f.write("\n".join(lines))
+        return ([self.binary, "--config-dir", self.dir],
+                os.path.join(self.dir, f"fulcrumd-{self.starts}.log"))
+
+    def start(self) -> None:
+        if self.build_error:
+            self.starts += 1
+            raise StartError(self.build_error)
+        if not self.binary or not os.access(self.binary, os.X_OK):
+            self.starts += 1
+            raise StartError(f"fulcrumd binary not found or not executable: {self.binary!r}")
+        super().start()
+
+    def ready(self) -> bool:
+        try:
+            with open(self.logpath, "r", errors="replace") as f:
+                return "fulcrumd ready" in f.read()
+        except OSError:
+            return False
+
+    def stop_grace(self) -> float:
+        return self.grace_ms / 1000 + 5
+
+    def ok_exit_codes(self) -> set:
+        return {0}   # fulcrumd documents exit 0 after a signal
+
+    def exit_stats(self) -> list[str]:
+        try:
+            with open(self.logpath, "r", errors="replace") as f:
+                return [l.rstrip("\n") for l in f if " stats " in l]
+        except OSError:
+            return []
+
+    def version(self) -> str:
+        if not self.binary or not os.access(self.binary, os.X_OK):
+            return ""
+        r = subprocess.run([self.binary, "--version"], capture_output=True, text=True)
+        return (r.stdout or r.stderr).strip()
+
+
+def exit_text(code: int | None) -> str:
+    if code is None:
+        return "unknown status"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def note_death(c: Contender, when: str) -> None:
+    """A contender's process is gone while it should be running: say so loudly, once."""
+    p = c.proc
+    code = p.returncode if p else None
+    if p is not None:
+        common.REG.stop(p, signal.SIGKILL, grace=1)  # reap it and whatever is left of its group
+        c.proc = None
+    msg = f"DIED {when}: {exit_text(code)}; end of its log:\n{tail(c.logpath)}"
+    c.events.append(msg)
+    c.error = f"died {when}, {exit_text(code)}"
+    log(f"    !! {LABELS[c.name]} {msg}")

@@ -1,0 +1,171 @@
+"""One measurement of one contender: the tools run against it and what their output says."""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+
+from .common import HOST, LABELS, MeasureError, TASK_LABELS
+from .procs import hold_count, pipe_usage, rss_kib, run_tool
+from .contenders import Contender, restart_iperf_server
+
+# --------------------------------------------------------------------------------------------
+# Measurements
+# --------------------------------------------------------------------------------------------
+class Bench:
+    def __init__(self, args, contenders: dict[str, Contender], backends: dict):
+        self.args = args
+        self.T = args.duration
+        self.c = contenders
+        self.backends = backends
+        self.warnings: list[str] = []
+
+    def applies(self, cname: str, task: str) -> bool:
+        c = self.c[cname]
+        if task in ("udp_rate", "udp_pp"):
+            return c.udp
+        if task == "mem":
+            return c.memory
+        return True
+
+    def run_task(self, cname: str, task: str) -> dict:
+        c = self.c[cname]
+        ports = c.ports
+        T = self.T
+        if task in ("tcp1", "tcp8"):
+            argv = ["iperf3", "-c", HOST, "-p", str(ports["iperf"]), "-t", str(T), "-J"]
+            if task == "tcp8":
+                argv += ["-P", "8"]
+            d = self.iperf(argv, T)
+            bps = d["end"]["sum_received"]["bits_per_second"]
+            return {f"{task}_gbps": bps / 1e9}
+        if task == "udp_rate":
+            argv = ["iperf3", "-u", "-b", "0", "-l", "64", "-c", HOST, "-p", str(ports["iperf"]),
+                    "-t", str(T), "-J"]
+            d = self.iperf(argv, T)
+            r = d["end"]["sum_received"]
+            delivered = r["packets"] - r["lost_packets"]
+            if r["seconds"] <= 0:
+                raise MeasureError("iperf3 UDP reported a zero duration")
+            sent = d["end"].get("sum_sent", {}).get("packets", 0)
+            return {"udp_kpps": delivered / r["seconds"] / 1e3,
+                    "_udp_sent_packets": sent, "_udp_delivered_packets": delivered,
+                    "_udp_lost_percent": r.get("lost_percent")}
+        if task in ("conn", "rr"):
+            argv = ["wrk", "-t1", "-c50", f"-d{T}s"]
+            if task == "conn":
+                argv += ["-H", "Connection: close"]
+            argv.append(f"http://{HOST}:{ports['http']}/")
+            out = run_tool("wrk", argv, timeout=T + 20)
+            m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+            if not m:
+                raise MeasureError(f"wrk printed no Requests/sec: {out.strip()[-300:]}")
+            res = {("conn_rate" if task == "conn" else "rr_rate"): float(m.group(1))}
+            total = re.search(r"(\d+) requests in", out)
+            total = int(total.group(1)) if total else 0
+            errors = 0
+            se = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+            if se:
+                res["_socket_errors"] = dict(zip(("connect", "read", "write", "timeout"), map(int, se.groups())))
+                errors += sum(map(int, se.groups()))
+            bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+            if bad:
+                res["_non_2xx"] = int(bad.group(1))
+                errors += int(bad.group(1))
+            res["_requests"] = total
+            if errors:
+                self.warnings.append(f"{LABELS[cname]} {TASK_LABELS[task]}: wrk reported {errors} errors "
+                                     f"in {total} requests ({res.get('_socket_errors')}, non-2xx {res.get('_non_2xx', 0)})")
+                if total == 0 or errors > 0.01 * total:
+                    raise MeasureError(f"wrk: {errors} errors in {total} requests")
+            return res
+        if task in ("tcp_pp", "udp_pp"):
+            argv = ["sockperf", "ping-pong"] + (["--tcp"] if task == "tcp_pp" else []) + \
+                   ["-i", HOST, "-p", str(ports["sockperf"]), "-m", "64", "-t", str(T)]
+            out = run_tool("sockperf", argv, timeout=T + 20)
+            avg = re.search(r"avg-latency=([\d.]+)", out)
+            p99 = re.search(r"percentile 99\.000 =\s*([\d.]+)", out)
+            if not avg or not p99:
+                raise MeasureError(f"sockperf printed no latency figures: {out.strip()[-300:]}")
+            proto = "tcp" if task == "tcp_pp" else "udp"
+            res = {f"{proto}_lat_avg": float(avg.group(1)), f"{proto}_lat_p99": float(p99.group(1))}
+            drops = re.search(r"# dropped messages = (\d+); # duplicated messages = (\d+); # out-of-order messages = (\d+)", out)
+            if drops and any(int(x) for x in drops.groups()):
+                res["_sockperf_anomalies"] = dict(zip(("dropped", "duplicated", "out_of_order"), map(int, drops.groups())))
+                self.warnings.append(f"{LABELS[cname]} {TASK_LABELS[task]}: sockperf saw {res['_sockperf_anomalies']}")
+            obs = re.search(r"Total (\d+) observations", out)
+            res["_observations"] = int(obs.group(1)) if obs else None
+            return res
+        if task == "mem":
+            return self.memory(c)
+        raise AssertionError(task)
+
+    def iperf(self, argv: list[str], T: int) -> dict:
+        try:
+            out = run_tool("iperf3", argv, timeout=T + 20, check=False)  # -J prints JSON even on failure
+        except MeasureError:
+            restart_iperf_server(self.backends)
+            raise
+        try:
+            d = json.loads(out[out.index("{"):])
+        except ValueError:
+            restart_iperf_server(self.backends)
+            raise MeasureError(f"iperf3 printed no JSON: {out.strip()[-300:]}")
+        if "error" in d:
+            restart_iperf_server(self.backends)
+            raise MeasureError(f"iperf3: {d['error']}")
+        return d
+
+    def memory(self, c: Contender) -> dict:
+        n = self.args.mem_conns
+        base = hold_count()
+        pids = c.pids()
+        rss0 = rss_kib(pids)
+        pipes0, pipe_bytes0 = pipe_usage(pids)
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.settimeout(10)
+                try:
+                    s.connect((HOST, c.ports["hold"]))
+                except OSError as e:
+                    s.close()
+                    raise MeasureError(f"connect #{i + 1} of {n} through {LABELS[c.name]} failed: {e}")
+                socks.append(s)
+            deadline = time.monotonic() + 20
+            while (count := hold_count()) < base + n:
+                if time.monotonic() > deadline:
+                    raise MeasureError(f"only {count - base} of {n} connections reached the backend "
+                                       f"through {LABELS[c.name]} within 20 s")
+                if not c.alive():
+                    raise MeasureError(f"{LABELS[c.name]} died while connections were being opened")
+                time.sleep(0.05)
+            time.sleep(1.0)  # idle
+            # All n must still be open at both ends.
+            count = hold_count()
+            if count < base + n:
+                raise MeasureError(f"{base + n - count} of {n} idle connections were closed by the backend "
+                                   f"side while idle through {LABELS[c.name]}")
+            pids = c.pids()
+            rss1 = rss_kib(pids)
+            pipes1, pipe_bytes1 = pipe_usage(pids)
+        finally:
+            for s in socks:
+                s.close()
+        deadline = time.monotonic() + 15
+        while (count := hold_count()) > base:
+            if time.monotonic() > deadline:
+                self.warnings.append(f"{LABELS[c.name]}: {count - base} of {n} backend connections still "
+                                     f"open 15 s after the clients closed theirs")
+                break
+            time.sleep(0.05)
+        rss_per = (rss1 - rss0) / n
+        return {"mem_rss_per_conn": rss_per,
+                "mem_pipe_total": pipe_bytes1 / 1024,
+                "mem_total_per_conn": rss_per + pipe_bytes1 / 1024 / n,
+                "_rss_before_kib": rss0, "_rss_after_kib": rss1, "_processes": len(pids),
+                "_pipes_before": pipes0, "_pipes": pipes1, "_pipe_bytes": pipe_bytes1, "_conns": n}
+
+

@@ -1,0 +1,251 @@
+"""Processes the harness starts (own session, killed with it) and socket / /proc helpers."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from . import common
+from .common import (ANSI, F_GETPIPE_SZ, HOLD_CONTROL_PORT, HOST, MeasureError, PR_SET_PDEATHSIG,
+    _libc)
+
+# --------------------------------------------------------------------------------------------
+# Processes: every process the harness starts gets its own session (so its whole process group
+# can be killed, nginx workers included), SIGKILL on our death (PR_SET_PDEATHSIG), and its
+# process-group id in WORKDIR/pgids, which bench/run's trap reads as a backstop.
+# --------------------------------------------------------------------------------------------
+def _child_setup() -> None:
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Registry:
+    def __init__(self, workdir: str):
+        self.pgid_file = os.path.join(workdir, "pgids")
+        self.live: dict[int, tuple[str, subprocess.Popen]] = {}
+        self._sync()
+
+    def _sync(self) -> None:
+        tmp = self.pgid_file + ".tmp"
+        with open(tmp, "w") as f:
+            for pgid in self.live:
+                f.write(f"{pgid}\n")
+        os.replace(tmp, self.pgid_file)
+
+    def spawn(self, name: str, argv: list[str], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+              cwd: str | None = None, env: dict | None = None) -> subprocess.Popen:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=cwd,
+                             env=env, start_new_session=True, preexec_fn=_child_setup)
+        self.live[p.pid] = (name, p)
+        self._sync()
+        return p
+
+    def stop(self, p: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 5.0) -> tuple[int | None, bool]:
+        """Signals p's process group, waits up to grace seconds, then SIGKILLs the group.
+        Returns (exit status of p, whether it needed SIGKILL)."""
+        killed = False
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                killed = True
+        # Whatever is left in the group (nginx workers, a stuck leader) goes now.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.live.pop(p.pid, None)
+        self._sync()
+        return p.returncode, killed
+
+    def stop_all(self) -> None:
+        for pgid, (_, p) in list(self.live.items()):
+            self.stop(p, signal.SIGTERM, grace=2.0)
+
+
+REG: Registry | None = None
+
+
+def run_tool(name: str, argv: list[str], timeout: float, check: bool = True) -> str:
+    """Runs a client tool to completion; returns stdout+stderr; raises MeasureError when it times
+    out or (with check) exits non-zero."""
+    p = common.REG.spawn(name, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        common.REG.stop(p, signal.SIGKILL, grace=1)
+        p.communicate()
+        raise MeasureError(f"{name} did not finish within {timeout:.0f} s")
+    finally:
+        if p.poll() is not None:
+            common.REG.live.pop(p.pid, None)
+            common.REG._sync()
+    text = ANSI.sub("", out.decode(errors="replace"))
+    if check and p.returncode != 0:
+        raise MeasureError(f"{name} exited {p.returncode}: {text.strip()[-300:]}")
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Sockets and /proc helpers
+# --------------------------------------------------------------------------------------------
+def listening(port: int, udp: bool = False) -> bool:
+    """Whether something listens on 127.0.0.1/any:port, read from /proc/net (no connection made)."""
+    files = ["/proc/net/udp", "/proc/net/udp6"] if udp else ["/proc/net/tcp", "/proc/net/tcp6"]
+    want_state = "07" if udp else "0A"
+    for path in files:
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[3] == want_state and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except (OSError, StopIteration):
+            pass
+    return False
+
+
+def wait_listening(ports: list[tuple[int, bool]], timeout: float, alive=None) -> list[tuple[int, bool]]:
+    """Waits until every (port, udp) listens; returns the ones that do not by the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = [(p, u) for p, u in ports if not listening(p, u)]
+        if not missing or time.monotonic() > deadline or (alive and not alive()):
+            return missing
+        time.sleep(0.05)
+
+
+def hold_count() -> int:
+    with socket.create_connection((HOST, HOLD_CONTROL_PORT), timeout=5) as s:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(64)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.strip())
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                pids.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def pipe_usage(pids: list[int]) -> tuple[int, int]:
+    """(number of distinct pipes, their summed capacity in bytes) held by pids."""
+    seen: dict[str, int] = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if not target.startswith("pipe:") or target in seen:
+                continue
+            size = 65536
+            try:
+                h = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    size = fcntl.fcntl(h, F_GETPIPE_SZ)
+                finally:
+                    os.close(h)
+            except OSError:
+                pass
+            seen[target] = size
+    return len(seen), sum(seen.values())
+
+
+def check_http(port: int) -> None:
+    with socket.create_connection((HOST, port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    if not data.startswith(b"HTTP/1.1 200") or not data.endswith(b"\r\n\r\nok\n"):
+        raise MeasureError(f"HTTP check on port {port}: unexpected answer {data[:200]!r}")
+
+
+def check_echo(port: int, size: int = 8 << 20) -> None:
+    """Sends size random bytes through port to the echo backend, half-closes, and checks that
+    exactly the same bytes come back followed by EOF."""
+    blob = os.urandom(size)
+    want = hashlib.sha256(blob).hexdigest()
+    s = socket.create_connection((HOST, port), timeout=10)
+    err: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            err.append(e)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    received = bytearray()
+    try:
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+    except OSError as e:
+        raise MeasureError(f"echo check on port {port}: {e} after {len(received)} of {size} bytes")
+    finally:
+        t.join(10)
+        s.close()
+    if err:
+        raise MeasureError(f"echo check on port {port}: send failed: {err[0]}")
+    if hashlib.sha256(received).hexdigest() == want:
+        return
+    got = len(received)
+    common = min(got, size)
+    diff = next((i for i in range(0, common, 4096) if received[i:i + 4096] != blob[i:i + 4096]), None)
+    where = "all bytes received match what was sent" if diff is None else f"bytes differ from offset ~{diff}"
+    raise MeasureError(f"echo check on port {port}: got {got} bytes back for {size} sent; {where}")
+
+
