@@ -1,4 +1,7 @@
 import FulcrumAddress
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `[pool.NAME.healthmonitor]`: Octavia's attributes and defaults, plus what the peers lack —
 /// TLS verification for HTTPS and a payload check for UDP-CONNECT.
@@ -70,9 +73,16 @@ enum HealthMonitorSchema {
         }
         let verify = table.boolean("tls_verify", default: false)
         let caFile = table.string("tls_ca_file", expected: "an absolute path string", default: "") { text -> Check<String> in
-            text.hasPrefix("/") && !text.utf8.contains(0) ? .valid(text)
-                : .invalid("\(quoted(text)) is not an absolute path; allowed: the path of a PEM bundle such as "
+            guard text.hasPrefix("/") && !text.utf8.contains(0) else {
+                return .invalid("\(quoted(text)) is not an absolute path; allowed: the path of a PEM bundle such as "
                     + "\"/etc/ssl/certs/ca-certificates.crt\"")
+            }
+            // Found now rather than when the checker starts, so --check-config catches it.
+            guard access(text, R_OK) == 0 else {
+                return .invalid("\(quoted(text)) cannot be read: \(String(cString: strerror(errno))); "
+                    + "allowed: a readable PEM bundle")
+            }
+            return .valid(text)
         }
         if let caFile, !caFile.isEmpty, verify == false {
             table.report("tls_ca_file", "tls_ca_file is only used when tls_verify = true; allowed: set tls_verify = true "

@@ -47,7 +47,7 @@ final class HealthMonitorConfigTests: XCTestCase {
             http_version = 1.1
             domain_name = "app.example.com"
             tls_verify = true
-            tls_ca_file = "/etc/ssl/certs/ca-certificates.crt"
+            tls_ca_file = "/etc/passwd"  # any readable file: the loader checks only that
             """) + "[pool.web]\non_member_down = \"shutdown_sessions\"\n"
         let config = try load(text, dropIn: "[pool.web.members.app1]\nmonitor_address = \"10.0.0.99\"\nmonitor_port = 9000\n")
         let m = try XCTUnwrap(config.pools[0].healthMonitor)
@@ -62,7 +62,7 @@ final class HealthMonitorConfigTests: XCTestCase {
         XCTAssertEqual(m.httpVersion, .v1_1)
         XCTAssertEqual(m.domainName, "app.example.com")
         XCTAssertTrue(m.tlsVerify)
-        XCTAssertEqual(m.tlsCAFile, "/etc/ssl/certs/ca-certificates.crt")
+        XCTAssertEqual(m.tlsCAFile, "/etc/passwd")
         let member = config.pools[0].members[0]
         XCTAssertEqual(member.monitorEndpoint, Endpoint(address: IPAddress("10.0.0.99")!, port: 9000))
         XCTAssertEqual(member.endpoint, Endpoint(address: IPAddress("10.0.0.11")!, port: 8080))
@@ -172,10 +172,13 @@ final class HealthMonitorConfigTests: XCTestCase {
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.udp_expect_regex", "\"(unclosed\" is not a valid regular expression")]),
             ("type = \"UDP-CONNECT\"\ndelay = 5\ntimeout = 3\nudp_expect = \"\"",
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.udp_expect", "an empty expectation matches any reply")]),
-            ("type = \"HTTPS\"\ndelay = 5\ntimeout = 3\ntls_ca_file = \"/etc/ssl/ca.pem\"",
+            ("type = \"HTTPS\"\ndelay = 5\ntimeout = 3\ntls_ca_file = \"/etc/passwd\"",
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.tls_ca_file", "only used when tls_verify = true")]),
             ("type = \"TLS-HELLO\"\ndelay = 5\ntimeout = 3\ntls_verify = true",
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.tls_verify", "tls_verify applies only to HTTPS monitors, not TLS-HELLO")]),
+            ("type = \"HTTPS\"\ndelay = 5\ntimeout = 3\ntls_verify = true\ntls_ca_file = \"/nonexistent/ca.pem\"",
+             [ExpectedProblem(main, 12, "pool.web.healthmonitor.tls_ca_file",
+                              "\"/nonexistent/ca.pem\" cannot be read: No such file or directory; allowed: a readable PEM bundle")]),
             ("type = \"HTTP\"\ndelay = 5\ntimeout = 3\nintervall = 2",
              [ExpectedProblem(main, 11, "pool.web.healthmonitor.intervall", "unknown key \"intervall\"")]),
         ]
