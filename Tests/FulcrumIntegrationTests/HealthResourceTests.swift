@@ -58,6 +58,29 @@ final class HealthResourceTests: FulcrumTestCase {
         XCTAssertEqual(report["b"]?.metadata["last_check"], "L4CON")
     }
 
+    /// A CA bundle that is readable but holds no certificate passes --check-config (which
+    /// only checks that it can be read) and stops the daemon at start, naming the pool and
+    /// OpenSSL's reason, before it reports ready.
+    func testUnusableCABundleStopsStartupWithItsCause() throws {
+        let member = try makeServer(mode: .echo)
+        let notPEM = FileManager.default.temporaryDirectory.appendingPathComponent("fulcrum-it-notpem-\(UUID().uuidString)")
+        try "not a certificate\n".write(to: notPEM, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: notPEM) }
+        let dir = try makeConfigDir(DaemonConfig(
+            listeners: [ListenerSpec(port: try freePort())],
+            pools: [PoolSpec(members: [MemberSpec(name: "a", port: member.port)],
+                             extra: ["[pool.web.healthmonitor]", "type = \"HTTPS\"", "delay = 1", "timeout = 0.5",
+                                     "tls_verify = true", "tls_ca_file = \"\(notPEM.path)\""])]))
+        let daemon = try launchFulcrum(configDir: dir)
+        guard let status = daemon.waitExit(timeout: 10) else {
+            throw TestFailure("fulcrumd kept running with an unusable CA bundle\n\(daemon.diagnostics)")
+        }
+        XCTAssertFalse(status.signaled, "\(status)\n\(daemon.diagnostics)")
+        XCTAssertEqual(status.code, 1, daemon.diagnostics)
+        XCTAssertTrue(daemon.stderrText.contains("pool web: cannot set up TLS for HTTPS checks"), daemon.diagnostics)
+        XCTAssertFalse(daemon.logLines.contains { $0.message == "fulcrumd ready" }, daemon.diagnostics)
+    }
+
     /// A draining member (weight 0) whose checks pass stays DRAINING without a line saying
     /// it changed; members of a pool without a monitor, and members taken out by
     /// admin_state_up = false, are reported as such on exit.
