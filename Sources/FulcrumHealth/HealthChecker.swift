@@ -184,6 +184,7 @@ public final class HealthChecker: @unchecked Sendable {
                 // Those already waiting go first; a check that finishes at once (refused on
                 // loopback) makes room for the next without recursion.
                 if inFlight < maxInFlight && waitingHead == waiting.count {
+                    noteLateness(target)
                     begin(target)
                 } else {
                     waiting.append(target.index)
@@ -280,12 +281,13 @@ public final class HealthChecker: @unchecked Sendable {
 
     /// A check started later than its due time by more than half its delay: more checks are
     /// due at once than maxInFlight allows (timeouts long against delays, many members not
-    /// answering). Said once a minute, so the operator knows members are checked less often.
+    /// answering), or the checker thread gets too little CPU. Said once a minute, so the
+    /// operator knows members are checked less often than configured.
     private func noteLateness(_ target: HealthTarget) {
         let late = nowMs() - target.dueMs
         guard late > Int64(target.plan.monitor.delayMs / 2), nowMs() - latenessLogMs >= 60_000 else { return }
         latenessLogMs = nowMs()
-        logger.warning("health checks are running late (\(late) ms for \(target.label)): more checks are due at once than the \(maxInFlight) that may run in parallel; members are checked less often than their delay",
+        logger.warning("health checks are running late (\(late) ms for \(target.label)): more checks are due than can run (at most \(maxInFlight) at once), or the checker is short of CPU; members are checked less often than their delay",
                        metadata: ["pool": "\(target.plan.poolName)", "waiting": "\(waiting.count - waitingHead)"])
     }
 

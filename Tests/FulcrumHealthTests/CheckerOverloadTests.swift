@@ -24,6 +24,23 @@ final class CollectedLog: @unchecked Sendable {
     }
 }
 
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}
+
 struct CollectingHandler: LogHandler {
     let log: CollectedLog
     var metadata: Logger.Metadata = [:]
@@ -44,26 +61,51 @@ struct CollectingHandler: LogHandler {
 /// (it grew by one entry per due check before), and it must say that checks run late.
 final class CheckerOverloadTests: XCTestCase {
     func testOverloadedCheckerKeepsItsQueueBoundedAndSaysSo() throws {
-        // A closed UDP port: each check ends quickly with ICMP port unreachable, so a single
-        // slot runs thousands of checks a second while 400 members at delay 0.01 want 40,000 —
-        // the queue never empties, which is when it used to grow without bound.
-        let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        XCTAssertGreaterThanOrEqual(probe, 0)
+        // A UDP responder that answers at once: each check is a short round trip (not finished
+        // inside send, as a closed port's ICMP error can be on loopback), so one slot runs
+        // thousands a second while 400 members at delay 0.01 want 40,000 — the queue never
+        // empties, which is when it used to grow without bound.
+        let responder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(responder, 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(responder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         XCTAssertEqual(bound, 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(responder, $0, &length) }
         }
         let port = UInt16(bigEndian: address.sin_port)
-        close(probe)
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(responder, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let stop = StopFlag()
+        let echo = Thread {
+            var buffer = [UInt8](repeating: 0, count: 2048)
+            var peer = sockaddr_storage()
+            while true {
+                if stop.isSet { return }
+                var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let n = withUnsafeMutablePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(responder, &buffer, buffer.count, 0, $0, &peerLength) }
+                }
+                guard n >= 0 else { continue }
+                _ = withUnsafePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(responder, buffer, n, 0, $0, peerLength) }
+                }
+            }
+        }
+        echo.start()
+        defer {
+            stop.set()
+            Thread.sleep(forTimeInterval: 0.2)
+            close(responder)
+        }
 
-        let monitor = HealthMonitor(type: .udpConnect, delayMs: 10, timeoutMs: 5, maxRetries: 1, maxRetriesDown: 10)
+        var monitor = HealthMonitor(type: .udpConnect, delayMs: 10, timeoutMs: 5, maxRetries: 1, maxRetriesDown: 10)
+        monitor.udpSend = Array("ping".utf8)
         var pool = Pool(name: "p", members: (0..<400).map {
             Member(name: "m\($0)", address: IPAddress("127.0.0.1")!, port: port)
         })
