@@ -34,7 +34,7 @@ enum HealthMonitorSchema {
         let maxRetriesDown = table.integer("max_retries_down", 1...10, default: HealthMonitor.defaultMaxRetriesDown)
         let enabled = table.boolean("admin_state_up", default: true)
         if let delay, let timeout, timeout >= delay {
-            table.report("timeout", "\(formatMs(timeout)) s is not less than delay \(formatMs(delay)) s; "
+            table.report("timeout", "\(secondsText(milliseconds: timeout)) s is not less than delay \(secondsText(milliseconds: delay)) s; "
                 + "allowed: a timeout shorter than the delay, so one check ends before the next begins")
         }
         if let type { rejectKeysNotFor(type, table) }
@@ -220,6 +220,7 @@ func isHostName(_ text: String) -> Bool {
     }
 }
 
-func formatMs(_ ms: Int) -> String {
+/// Milliseconds as the seconds an operator wrote: "5", "0.5".
+public func secondsText(milliseconds ms: Int) -> String {
     ms % 1000 == 0 ? String(ms / 1000) : String(Double(ms) / 1000)
 }

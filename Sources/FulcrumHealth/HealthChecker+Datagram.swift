@@ -21,7 +21,7 @@ extension HealthChecker {
         target.fd = fd
         target.phase = .awaitingDatagram
         guard watch(target, events: EventPoll.readable) else { return }
-        sendDatagram(target, code: .l4con)
+        sendDatagram(target)
     }
 
     func advanceDatagram(_ target: HealthTarget) {
@@ -68,14 +68,14 @@ extension HealthChecker {
         }
     }
 
-    private func sendDatagram(_ target: HealthTarget, code: CheckResult.Code) {
+    private func sendDatagram(_ target: HealthTarget) {
         let rc = target.request.withUnsafeBytes { bytes in
             Glibc.send(target.fd, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
         }
         if rc < 0 && errno != EAGAIN && errno != EINTR {
             let error = SystemError(code: errno, call: "send")
             let cause = error.code == ECONNREFUSED ? "ICMP port unreachable" : describe(error)
-            finish(target, CheckResult(code, cause))
+            finish(target, CheckResult(.l4con, cause))
         }
     }
 

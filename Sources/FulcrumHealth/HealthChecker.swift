@@ -25,7 +25,7 @@ public final class HealthChecker: @unchecked Sendable {
     var poolStatuses: [OperatingStatus]
     let poolNames: [String]
     let memberNames: [[String]]
-    let memberWentDown: @Sendable (Int) -> Void
+    let memberWentDown: @Sendable () -> Void
     var logger: Logger
     let maxInFlight: Int
 
@@ -49,7 +49,7 @@ public final class HealthChecker: @unchecked Sendable {
 
     /// `health[p]` must be the flags the workers use for config pool p.
     public init(config: Config, health: [MemberHealth], logger: Logger, maxInFlight: Int = HealthChecker.defaultMaxInFlight,
-                memberWentDown: @escaping @Sendable (Int) -> Void) throws {
+                memberWentDown: @escaping @Sendable () -> Void) throws {
         precondition(health.count == config.pools.count)
         self.health = health
         self.logger = logger
@@ -84,15 +84,13 @@ public final class HealthChecker: @unchecked Sendable {
         try poll.add(wakeFD, events: EventPoll.readable, data: UInt64.max)
     }
 
-    public var isEmpty: Bool { targets.isEmpty }
-
     /// Starts the checker thread (no thread when no pool has a monitor).
     public func start() {
         guard !targets.isEmpty else { return }
         for plan in plans {
             let m = plan.monitor
             let count = targets.filter { $0.plan === plan }.count
-            logger.info("health monitor \(plan.poolName): \(m.type.rawValue) every \(seconds(m.delayMs)) s, timeout \(seconds(m.timeoutMs)) s, up after \(m.maxRetries), down after \(m.maxRetriesDown), \(count) members",
+            logger.info("health monitor \(plan.poolName): \(m.type.rawValue) every \(secondsText(milliseconds: m.delayMs)) s, timeout \(secondsText(milliseconds: m.timeoutMs)) s, up after \(m.maxRetries), down after \(m.maxRetriesDown), \(count) members",
                         metadata: ["pool": "\(plan.poolName)"])
         }
         started = true
@@ -336,13 +334,12 @@ public final class HealthChecker: @unchecked Sendable {
         let pool = target.plan.pool
         let flags = health[pool]
         flags.set(member: target.member, up: verdict != .down)
-        if verdict == .down && target.plan.shutdownSessions { memberWentDown(pool) }
+        if verdict == .down && target.plan.shutdownSessions { memberWentDown() }
         let old = memberStatuses[pool][target.member]
         let new = memberStatus(adminStateUp: true, weight: target.weight, monitored: true, verdict: verdict)
         // A draining member judged healthy stays DRAINING: a verdict, not a change to report.
         guard new != old else { return }
         memberStatuses[pool][target.member] = new
-        target.status = new
         let metadata: Logger.Metadata = [
             "pool": "\(target.plan.poolName)", "member": "\(target.memberName)",
             "check": "\(result.code.rawValue)", "latency_ms": "\(formatLatency(result.latencyMs))",
@@ -374,10 +371,6 @@ func monotonicNs() -> UInt64 {
 }
 
 func nowMs() -> Int64 { Int64(monotonicNs() / 1_000_000) }
-
-func seconds(_ ms: Int) -> String {
-    ms % 1000 == 0 ? String(ms / 1000) : String(Double(ms) / 1000)
-}
 
 func formatLatency(_ ms: Double) -> String {
     let tenths = (ms * 10).rounded() / 10

@@ -74,7 +74,6 @@ final class HealthTarget {
     /// The bytes an HTTP, TLS-HELLO or UDP-CONNECT check sends; fixed per target.
     let request: [UInt8]
     var tracker: HealthTracker
-    var status: OperatingStatus = .unknown
     var lastResult: CheckResult?
 
     // The running check.

@@ -24,11 +24,6 @@ public final class MemberHealth: @unchecked Sendable {
         changes.destroy()
     }
 
-    @inlinable
-    public func isUp(_ member: Int) -> Bool {
-        flags[member].load(ordering: .relaxed)
-    }
-
     /// Bumped after every flag change; readers that see a new value re-read the flags.
     @inlinable
     public var generation: UInt64 { changes.load(ordering: .acquiring) }

@@ -81,9 +81,8 @@ public struct PoolSelector: @unchecked Sendable {
     /// `excluded` (members this connection already failed to reach). nil: no member can take it.
     @inlinable
     public mutating func pick(client: Endpoint, excluding excluded: MemberSet = MemberSet(), now: Int64 = 0) -> Int32? {
+        observeHealth()
         if let stickTable {
-            let generation = health.generation
-            if generation != seenHealth { refreshHealth(generation) }
             if let stuck = stickTable.lookup(client.address, now: now), !excluded.contains(stuck), isEligible(stuck) {
                 return stuck
             }
@@ -97,13 +96,12 @@ public struct PoolSelector: @unchecked Sendable {
     /// Round robin without a client (tests, and callers that have none).
     @inlinable
     public mutating func pick(excluding excluded: MemberSet = MemberSet()) -> Int32? {
-        pickByAlgorithm(client: Endpoint(address: .v4(0), port: 0), excluding: excluded)
+        observeHealth()
+        return pickByAlgorithm(client: Endpoint(address: .v4(0), port: 0), excluding: excluded)
     }
 
     @inlinable
     mutating func pickByAlgorithm(client: Endpoint, excluding excluded: MemberSet) -> Int32? {
-        let generation = health.generation
-        if generation != seenHealth { refreshHealth(generation) }
         switch algorithm {
         case .roundRobin:
             if anyPrimaryUp, let m = primary.next(excluding: excluded, up: up) { return m }
@@ -116,6 +114,13 @@ public struct PoolSelector: @unchecked Sendable {
             if anyPrimaryUp, let m = hashed(primaryTable, primaryMembers, hash, excluded) { return m }
             return anyBackupUp ? hashed(backupTable, backupMembers, hash, excluded) : nil
         }
+    }
+
+    /// One load per pick: recompute what depends on the health flags only when they changed.
+    @inlinable
+    mutating func observeHealth() {
+        let generation = health.generation
+        if generation != seenHealth { refreshHealth(generation) }
     }
 
     /// Whether any primary / backup is up, so an all-down tier is skipped without scanning it.
@@ -201,7 +206,7 @@ public struct PoolSelector: @unchecked Sendable {
         let m = Int(member)
         guard m < eligible.count, up[m].load(ordering: .relaxed) else { return false }
         // Backups hold their clients while every primary is down (anyPrimaryUp is current:
-        // pick refreshed it before asking).
+        // pick observed the health flags first).
         return eligible[m] || (backupWeight[m] && !anyPrimaryUp)
     }
 }

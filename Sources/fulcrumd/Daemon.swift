@@ -35,7 +35,7 @@ struct Daemon {
         let checker: HealthChecker
         do {
             checker = try HealthChecker(config: config, health: engine.plan.pools.map(\.health), logger: logger) {
-                [engine] _ in engine.memberWentDown()
+                [engine] in engine.memberWentDown()
             }
         } catch {
             logger.error("startup failed: \(error)")
