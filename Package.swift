@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fulcrumd", targets: ["fulcrumd"]),
+        .executable(name: "fulcrumctl", targets: ["fulcrumctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,31 +35,48 @@ let package = Package(
             "FulcrumAddress",
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // What the status outputs show: one snapshot type, its renderers (CSV, JSON, table,
+        // Prometheus text, HTML page) and the status-socket command grammar. Pure values.
+        .target(name: "FulcrumStatus"),
         // Maglev consistent hashing and flow hashing: pure, identical on every node.
         .target(name: "FulcrumHashing", dependencies: ["FulcrumAddress"]),
         // PROXY protocol v1/v2 headers, encoded without allocation.
         .target(name: "FulcrumProxyProtocol", dependencies: ["FulcrumAddress"]),
         // Member choice behind one small interface.
         .target(name: "FulcrumPools", dependencies: [
-            "FulcrumConfig", "FulcrumHashing", "FulcrumAddress",
+            "FulcrumConfig", "FulcrumHashing", "FulcrumAddress", "FulcrumStatus",
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
         // Worker event loops, timer wheel, TCP splice engine.
         .target(name: "FulcrumForwarding", dependencies: [
             "CFulcrumLinux", "FulcrumSystem", "FulcrumConfig", "FulcrumPools", "FulcrumAddress", "FulcrumProxyProtocol",
+            "FulcrumStatus",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
         // Health monitors: check codecs and state machine (pure), and the checker thread.
         .target(name: "FulcrumHealth", dependencies: [
             "CFulcrumLinux", "CFulcrumTLS", "FulcrumSystem", "FulcrumConfig", "FulcrumPools", "FulcrumAddress",
+            "FulcrumStatus",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
+        // The control thread: status socket, HTTP endpoint, rate sampler, runtime member changes.
+        .target(name: "FulcrumControl", dependencies: [
+            "CFulcrumLinux", "FulcrumSystem", "FulcrumStatus", "FulcrumConfig", "FulcrumForwarding",
+            "FulcrumHealth", "FulcrumPools",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "fulcrumd", dependencies: [
             "FulcrumConfig", "FulcrumForwarding", "FulcrumHealth", "FulcrumSystem", "CFulcrumLinux",
+            "FulcrumControl", "FulcrumStatus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The operator's CLI over the status socket.
+        .executableTarget(name: "fulcrumctl", dependencies: [
+            "FulcrumStatus", "FulcrumSystem",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
         .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
@@ -69,6 +87,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "FulcrumStatusTests", dependencies: ["FulcrumStatus"]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [
             "FulcrumPools", "FulcrumConfig", "FulcrumAddress", "CAllocationCounter",

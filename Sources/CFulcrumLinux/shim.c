@@ -133,3 +133,13 @@ size_t cfl_udp_segment_cmsg(void *buffer, uint16_t segment_size) {
 int cfl_set_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }
+
+int cfl_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t length = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}

@@ -20,7 +20,7 @@ struct ConfigDecoder {
         let pipeSize = top.integer("pipe_size", 4096...1_048_576, default: Config.defaultPipeSize, unit: " (bytes)")
         let copySmallReads = top.boolean("copy_small_reads", default: Config.defaultCopySmallReads)
         let udpMaxSessions = top.integer("udp_max_sessions", 1...10_000_000, default: Config.defaultUDPMaxSessions)
-        let statusSocket = decodeStatus(top)
+        let status = decodeStatus(top)
 
         let poolTables = top.namedTables("pool", kind: "pool", header: "pool.NAME")
         let pools = poolTables.map { PoolSchema.decode(name: $0.name, $0.reader) }
@@ -37,27 +37,66 @@ struct ConfigDecoder {
         checkBindConflicts(listeners)
         checkPoolProtocols(listeners, pools: pools.compactMap { $0 })
 
-        guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let statusSocket else {
+        guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let status else {
             return nil
         }
         let validPools = pools.compactMap { $0 }
         let validListeners = listeners.compactMap(\.listener)
         guard validPools.count == pools.count, validListeners.count == listeners.count else { return nil }
-        var config = Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: statusSocket,
+        var config = Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: status.socket,
                             listeners: validListeners, pools: validPools)
+        config.statusGroup = status.group
+        config.readonlySocket = status.readonlySocket
+        config.metricsListen = status.metricsListen
         config.copySmallReads = copySmallReads
         config.udpMaxSessions = udpMaxSessions
         return config
     }
 
-    private func decodeStatus(_ top: TableReader) -> String? {
+    private struct StatusSettings {
+        var socket: String
+        var group: String?
+        var readonlySocket: String?
+        var metricsListen: Endpoint?
+    }
+
+    private func decodeStatus(_ top: TableReader) -> StatusSettings? {
         guard let status = top.table("status", expected: "a table [status]") else {
-            return top.entries["status"] == nil ? Config.defaultStatusSocket : nil
+            return top.entries["status"] == nil ? StatusSettings(socket: Config.defaultStatusSocket) : nil
         }
-        status.rejectUnknownKeys(allowed: ["socket"])
+        status.rejectUnknownKeys(allowed: ["socket", "group", "readonly_socket", "metrics_listen"])
+        let socket = socketPath(status, "socket", default: Config.defaultStatusSocket)
+        let readonly: String?? = status.entries["readonly_socket"] == nil ? .some(nil)
+            : socketPath(status, "readonly_socket", default: nil).map { Optional($0) }
+        let group: String?? = status.entries["group"] == nil ? .some(nil)
+            : status.string("group", expected: "a group name string", default: nil) { name in
+                guard (1...32).contains(name.utf8.count), name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
+                    return .invalid("\(quoted(name)) is not a group name; allowed: 1..32 printable characters without spaces or colons")
+                }
+                return .valid(name)
+            }.map { Optional($0) }
+        let metrics: Endpoint?? = status.entries["metrics_listen"] == nil ? .some(nil)
+            : status.string("metrics_listen", expected: "an \"ADDRESS:PORT\" string", default: nil) { text in
+                let allowed = "allowed: \"ADDRESS:PORT\" such as \"127.0.0.1:9469\" or \"[::1]:9469\", port 1..65535"
+                guard let colon = text.lastIndex(of: ":") else { return .invalid("\(quoted(text)) has no port; \(allowed)") }
+                var host = String(text[..<colon])
+                if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+                guard let address = IPAddress(host), let port = UInt16(text[text.index(after: colon)...]), port > 0 else {
+                    return .invalid("\(quoted(text)) is not an address and port; \(allowed)")
+                }
+                return .valid(Endpoint(address: address, port: port))
+            }.map { Optional($0) }
+        guard let socket, let readonly, let group, let metrics else { return nil }
+        if let readonly, readonly == socket {
+            status.report("readonly_socket", "\(quoted(readonly)) is the same path as socket; allowed: a different path")
+            return nil
+        }
+        return StatusSettings(socket: socket, group: group, readonlySocket: readonly, metricsListen: metrics)
+    }
+
+    private func socketPath(_ status: TableReader, _ key: String, default fallback: String?) -> String? {
         let example = "such as \"\(Config.defaultStatusSocket)\""
-        let fallback = Config.defaultStatusSocket
-        return status.string("socket", expected: "an absolute path string", default: fallback) { path in
+        return status.string(key, expected: "an absolute path string", default: fallback) { path in
             guard path.hasPrefix("/"), !path.utf8.contains(0) else {
                 return .invalid("\(quoted(path)) is not an absolute path; allowed: an absolute path \(example)")
             }

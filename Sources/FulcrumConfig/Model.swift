@@ -14,8 +14,14 @@ public struct Config: Sendable, Equatable {
     public var copySmallReads = Config.defaultCopySmallReads
     /// UDP sessions each worker keeps at most; the least recently used is evicted past it.
     public var udpMaxSessions = Config.defaultUDPMaxSessions
-    /// Status socket path ([status] socket). Served from a later release; validated now.
+    /// Status socket path ([status] socket): show and set commands, mode 0660.
     public var statusSocket: String
+    /// [status] group: group owner of the sockets (nil: the daemon's group).
+    public var statusGroup: String?
+    /// [status] readonly_socket: show commands only, for monitoring agents.
+    public var readonlySocket: String?
+    /// [status] metrics_listen: the HTTP endpoint (/metrics, /status.json, /), off when nil.
+    public var metricsListen: Endpoint?
     /// Listeners, sorted by name.
     public var listeners: [Listener]
     /// Pools, sorted by name.

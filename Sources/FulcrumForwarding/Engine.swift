@@ -1,8 +1,7 @@
 import CFulcrumLinux
-import Dispatch
 import FulcrumConfig
+import FulcrumStatus
 import FulcrumSystem
-import Foundation
 import Glibc
 import Logging
 
@@ -18,7 +17,6 @@ public final class Engine: @unchecked Sendable {
 
     public let plan: ForwardingPlan
     public let workers: [Worker]
-    private let finished = DispatchGroup()
     private let logger: Logger
 
     /// Binds all listening sockets up front so a bad address or a port in use is reported
@@ -61,18 +59,16 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    public func start() {
+    /// Starts one thread per worker. A thread that cannot start is fatal to the daemon (it
+    /// reports it): the others are stopped first.
+    public func start() throws(SystemError) {
         for worker in workers {
-            finished.enter()
-            let thread = Thread { [finished] in
-                // The kernel's thread name (15 bytes at most), so top -H and /proc show who is busy.
-                _ = cfl_set_thread_name("fulcrum-w\(worker.index)")
-                worker.run()
-                finished.leave()
+            do {
+                try worker.loop.start { worker.run() }
+            } catch {
+                stop()
+                throw error
             }
-            thread.name = "fulcrum-worker-\(worker.index)"
-            thread.stackSize = 1 << 20
-            thread.start()
         }
     }
 
@@ -88,7 +84,12 @@ public final class Engine: @unchecked Sendable {
 
     /// Waits for every worker to end, up to `timeout` seconds. True if they all ended.
     public func wait(timeout: Double) -> Bool {
-        finished.wait(timeout: .now() + timeout) == .success
+        let deadline = cfl_monotonic_ms() + Int64(timeout * 1000)
+        for worker in workers {
+            let left = max(0, deadline - cfl_monotonic_ms())
+            if !worker.loop.join(timeoutMs: Int(left)) { return false }
+        }
+        return true
     }
 
     /// A member of a shutdown_sessions pool went down: every worker closes its connections.
@@ -97,28 +98,42 @@ public final class Engine: @unchecked Sendable {
         for worker in workers { worker.wake() }
     }
 
-    /// Counters summed over workers. Exact once the workers have ended.
-    public func listenerCounters() -> [ListenerCounters] {
-        workers.reduce(Array(repeating: ListenerCounters(), count: plan.listeners.count)) { sum, w in
-            zip(sum, w.listenerCounters).map(+)
-        }
+    /// An operator's `shutdown sessions member`: every worker closes the member's connections
+    /// and UDP sessions.
+    public func shutDownSessions(pool: Int, member: Int) {
+        plan.requestShutdown(memberCounter: plan.pools[pool].memberBase + member)
+        for worker in workers { worker.wake() }
     }
 
-    public func udpListenerCounters() -> [UDPListenerCounters] {
-        workers.reduce(Array(repeating: UDPListenerCounters(), count: plan.udpListeners.count)) { sum, w in
-            zip(sum, w.udpListenerCounters).map(+)
+    /// Counters summed over workers, read while they run (or after). Each value is one the
+    /// counter really had; values of different counters may be a few events apart.
+    public func counterTotals() -> CounterTotals {
+        var totals = CounterTotals(listeners: plan.listeners.count, udpListeners: plan.udpListeners.count,
+                                   members: plan.memberCount)
+        for worker in workers {
+            let c = worker.counters
+            for i in 0..<c.listeners.count { totals.listeners[i] = totals.listeners[i] + c.listeners[i].values }
+            for i in 0..<c.udpListeners.count { totals.udpListeners[i] = totals.udpListeners[i] + c.udpListeners[i].values }
+            for i in 0..<c.members.count {
+                totals.members[i] = totals.members[i] + c.members[i].values
+                totals.udpMembers[i] = totals.udpMembers[i] + c.udpMembers[i].values
+            }
         }
+        return totals
     }
+}
 
-    public func udpMemberCounters() -> [UDPMemberCounters] {
-        workers.reduce(Array(repeating: UDPMemberCounters(), count: plan.memberCount)) { sum, w in
-            zip(sum, w.udpMemberCounters).map(+)
-        }
-    }
+/// Every counter summed over workers, indexed as the plan indexes listeners and members.
+public struct CounterTotals: Sendable {
+    public var listeners: [ListenerCounters]
+    public var udpListeners: [UDPListenerCounters]
+    public var members: [MemberCounters]
+    public var udpMembers: [UDPMemberCounters]
 
-    public func memberCounters() -> [MemberCounters] {
-        workers.reduce(Array(repeating: MemberCounters(), count: plan.memberCount)) { sum, w in
-            zip(sum, w.memberCounters).map(+)
-        }
+    init(listeners: Int, udpListeners: Int, members: Int) {
+        self.listeners = Array(repeating: ListenerCounters(), count: listeners)
+        self.udpListeners = Array(repeating: UDPListenerCounters(), count: udpListeners)
+        self.members = Array(repeating: MemberCounters(), count: members)
+        self.udpMembers = Array(repeating: UDPMemberCounters(), count: members)
     }
 }

@@ -4,10 +4,13 @@ import FulcrumConfig
 import FulcrumPools
 import FulcrumProxyProtocol
 import FulcrumSystem
+import Synchronization
 
 /// What the workers need from the config, resolved once: pools by index instead of name,
-/// member sockaddrs prebuilt, timeouts as integers. Immutable and shared by all workers;
-/// the only mutable part is each listener's shared count of open connections.
+/// member sockaddrs prebuilt, timeouts as integers. Shared by all workers. What changes while
+/// it runs is reached through it but lives elsewhere: each listener's count of open
+/// connections, each pool's PoolRuntime (health flags, weights and admin states in force), and
+/// the queue of member-shutdown requests.
 public final class ForwardingPlan: @unchecked Sendable {
     public struct ListenerPlan {
         public let name: String
@@ -37,16 +40,19 @@ public final class ForwardingPlan: @unchecked Sendable {
         public let members: [MemberPlan]
         /// Index of this pool's first member in the flat per-member counter array.
         public let memberBase: Int
+        /// Health flags, open counts, and the weights and admin states in force, shared by
+        /// every worker's selector for this pool.
+        public let runtime: PoolRuntime
         /// Open connections/sessions per member across all workers; kept only for
         /// LEAST_CONNECTIONS (`countsOpen`), where the choice reads them.
-        public let openCounts: MemberCounts
+        public var openCounts: MemberCounts { runtime.openCounts }
         public let countsOpen: Bool
         /// session_persistence, shared by all workers.
         public let stickTable: StickTable?
         /// PROXY header version sent to members, or nil for plain.
         public let proxyHeader: ProxyProtocolVersion?
         /// Which members the health monitor lets take new traffic (all, without a monitor).
-        public let health: MemberHealth
+        public var health: MemberHealth { runtime.health }
         /// on_member_down = shutdown_sessions: a member marked down loses its open connections.
         public let shutdownOnDown: Bool
     }
@@ -63,6 +69,11 @@ public final class ForwardingPlan: @unchecked Sendable {
     /// Bumped by the health checker when a member of a shutdown_sessions pool goes down;
     /// workers that see it move close that member's connections.
     public let memberDownEvents = ManagedAtomic<UInt64>(0)
+    /// Members whose connections and sessions an operator asked to close (flat member counter
+    /// indices), in order; `shutdownRequestCount` moves after each append, and each worker
+    /// remembers how many it has acted on. A rare path: a lock and a copy are fine here.
+    private let shutdownRequests = Mutex<[Int]>([])
+    public let shutdownRequestCount = ManagedAtomic<Int>(0)
 
     public init(config: Config) {
         var pools: [PoolPlan] = []
@@ -81,9 +92,9 @@ public final class ForwardingPlan: @unchecked Sendable {
             default: header = nil
             }
             pools.append(PoolPlan(name: pool.name, config: pool, retries: pool.retries, members: members,
-                                  memberBase: base, openCounts: MemberCounts(count: pool.members.count),
+                                  memberBase: base, runtime: PoolRuntime(pool: pool),
                                   countsOpen: pool.lbAlgorithm == .leastConnections, stickTable: stick,
-                                  proxyHeader: header, health: MemberHealth(count: pool.members.count),
+                                  proxyHeader: header,
                                   shutdownOnDown: pool.onMemberDown == .shutdownSessions))
             base += members.count
         }
@@ -105,6 +116,18 @@ public final class ForwardingPlan: @unchecked Sendable {
         udpMaxSessions = config.udpMaxSessions
         pipeSize = config.pipeSize
         copySmallReads = config.copySmallReads
+    }
+
+    /// Asks every worker to close the connections and sessions of one member (by its flat
+    /// counter index); the caller wakes the workers.
+    public func requestShutdown(memberCounter: Int) {
+        shutdownRequests.withLock { $0.append(memberCounter) }
+        shutdownRequestCount.wrappingIncrement(ordering: .releasing)
+    }
+
+    /// Requests from index `from` on.
+    func shutdownRequests(from: Int) -> ArraySlice<Int> {
+        shutdownRequests.withLock { requests in requests[min(from, requests.count)...] }
     }
 
     /// The pool and member behind a flat per-member counter index.

@@ -66,8 +66,9 @@ final class UDPForwarder {
     private var pendingReplies = 0
     private var replyListener: Int32 = -1
 
-    private(set) var listenerCounters: [UDPListenerCounters]
-    private(set) var memberCounters: [UDPMemberCounters]
+    /// The worker's counter cells for UDP (written here only, read by anyone).
+    let listenerCounters: CounterArray<UDPListenerCells>
+    let memberCounters: CounterArray<UDPMemberCells>
 
     static let batchSize = 32
     /// Batches read from one listener per wake before other sockets get a turn.
@@ -76,7 +77,7 @@ final class UDPForwarder {
     var sessionCount: Int { table.count }
 
     init(plan: ForwardingPlan, poll: EventPoll, listenFDs: [Int32], workerIndex: Int, workerCount: Int,
-         maxSessions: Int, logger: Logger) {
+         maxSessions: Int, counters: WorkerCounters, logger: Logger) {
         self.plan = plan
         self.poll = poll
         self.logger = logger
@@ -89,7 +90,7 @@ final class UDPForwarder {
         memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
         selectors = plan.pools.map {
             PoolSelector(pool: $0.config, workerIndex: workerIndex, workerCount: workerCount,
-                         openCounts: $0.openCounts, stickTable: $0.stickTable, health: $0.health)
+                         runtime: $0.runtime, stickTable: $0.stickTable)
         }
         countsOpen = plan.pools.map(\.countsOpen)
         proxied = plan.udpListeners.map { plan.pools[$0.pool].proxyHeader == .v2 }
@@ -123,8 +124,8 @@ final class UDPForwarder {
         groupStart = .allocate(capacity: UDPForwarder.batchSize)
         groupCount = .allocate(capacity: UDPForwarder.batchSize)
         segmentControl = .allocate(byteCount: cfl_udp_segment_space() * UDPForwarder.batchSize, alignment: 16)
-        listenerCounters = Array(repeating: UDPListenerCounters(), count: plan.udpListeners.count)
-        memberCounters = Array(repeating: UDPMemberCounters(), count: plan.memberCount)
+        listenerCounters = counters.udpListeners
+        memberCounters = counters.udpMembers
     }
 
     // MARK: client -> member
@@ -386,6 +387,7 @@ final class UDPForwarder {
         }
         close(sessionFD[i])
         sessionFD[i] = -1
+        memberCounters[Int(memberBase[pool] + member[i])].sessionsEnded += 1
         if countsOpen[pool] {
             selectors[pool].openCounts[Int(member[i])].wrappingDecrement(ordering: .relaxed)
             selectors[pool].openCounts[Int(next)].wrappingIncrement(ordering: .relaxed)
@@ -495,15 +497,30 @@ final class UDPForwarder {
 
     private func closeSession(_ slot: Int32) {
         let i = Int(slot)
-        let pool = Int(rules[Int(table.key(of: slot).listener)].pool)
+        let listener = Int(table.key(of: slot).listener)
+        let pool = Int(rules[listener].pool)
         if countsOpen[pool] && member[i] >= 0 {
             selectors[pool].openCounts[Int(member[i])].wrappingDecrement(ordering: .relaxed)
         }
+        listenerCounters[listener].sessionsClosed += 1
+        if member[i] >= 0 { memberCounters[Int(memberBase[pool] + member[i])].sessionsEnded += 1 }
         member[i] = -1
         if sessionFD[i] >= 0 { close(sessionFD[i]) }
         sessionFD[i] = -1
         generation[i] &+= 1
         table.remove(slot)
+    }
+
+    /// Closes every session on one member (flat counter index); returns how many.
+    func closeSessions(memberCounter: Int) -> Int {
+        var count = 0
+        for i in 0..<table.capacity where sessionFD[i] >= 0 && member[i] >= 0 {
+            let pool = Int(rules[Int(table.key(of: Int32(i)).listener)].pool)
+            guard Int(memberBase[pool] + member[i]) == memberCounter else { continue }
+            closeSession(Int32(i))
+            count += 1
+        }
+        return count
     }
 
     /// Stops receiving (drain): UDP has no connections to finish, so sessions end too.

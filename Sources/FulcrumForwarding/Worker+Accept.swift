@@ -39,6 +39,7 @@ extension Worker {
             listenerCounters[listener].accepted += 1
             if !allowedCIDRs[listener].isEmpty, !sourceAllowed(peer, allowedCIDRs[listener]) {
                 listenerCounters[listener].deniedCIDR += 1
+                listenerCounters[listener].closed += 1
                 close(client)
                 continue
             }
@@ -46,6 +47,7 @@ extension Worker {
             if rules.connectionLimit >= 0 && already >= rules.connectionLimit {
                 open.wrappingDecrement(ordering: .relaxed)
                 listenerCounters[listener].refusedLimit += 1
+                listenerCounters[listener].closed += 1
                 close(client)
                 continue
             }

@@ -51,9 +51,13 @@ extension Worker {
     func service(_ slot: Int32) {
         let c = table[slot]
         let memberCounter = Int(c.pointee.memberCounter)
+        let listener = Int(c.pointee.listener)
         do {
             let up = try pump(&c.pointee.upstream)
-            if up.read > 0 { c.pointee.lastClientActivity = now }
+            if up.read > 0 {
+                c.pointee.lastClientActivity = now
+                listenerCounters[listener].bytesIn &+= up.read
+            }
             if up.written > 0 {
                 c.pointee.lastMemberActivity = now
                 memberCounters[memberCounter].bytesToMember &+= up.written
@@ -63,7 +67,10 @@ extension Worker {
                 c.pointee.lastMemberActivity = now
                 memberCounters[memberCounter].bytesFromMember &+= down.read
             }
-            if down.written > 0 { c.pointee.lastClientActivity = now }
+            if down.written > 0 {
+                c.pointee.lastClientActivity = now
+                listenerCounters[listener].bytesOut &+= down.written
+            }
         } catch {
             // RST or an error on either side ends both.
             closeConnection(slot)

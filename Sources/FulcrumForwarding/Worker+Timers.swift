@@ -65,10 +65,31 @@ extension Worker {
         }
     }
 
+    /// An operator's `shutdown sessions member`: closes this worker's connections to the
+    /// member (connecting or established) and its UDP sessions.
+    func shutDownSessions(memberCounter: Int) {
+        var count = 0
+        for slot in 0..<Int32(table.capacity) {
+            let c = table[slot]
+            guard c.pointee.state != .free, c.pointee.state == .established || c.pointee.server >= 0,
+                  Int(c.pointee.memberCounter) == memberCounter else { continue }
+            memberCounters[memberCounter].shutDownOnDown += 1
+            closeConnection(slot)
+            count += 1
+        }
+        count += udp?.closeSessions(memberCounter: memberCounter) ?? 0
+        guard count > 0 else { return }
+        let (pool, member) = plan.member(atCounter: memberCounter)
+        logger.notice("member \(pool.name)/\(member.name) \(member.endpoint): closed \(count) connections and sessions (shutdown sessions)",
+                      metadata: ["pool": "\(pool.name)", "member": "\(member.name)"])
+    }
+
     func closeConnection(_ slot: Int32) {
         let c = table[slot]
         wheel.cancel(slot)
         uncountOpen(c)
+        listenerCounters[Int(c.pointee.listener)].closed += 1
+        if c.pointee.state == .established { memberCounters[Int(c.pointee.memberCounter)].closed += 1 }
         if c.pointee.upstream.hasPipe {
             pipes.release(c.pointee.upstream.pipe, empty: c.pointee.upstream.buffered == 0)
         }
@@ -90,9 +111,8 @@ extension Worker {
         pipes.closeAll()
         copyBuffer.deallocate()
         udp?.teardown()
-        // wakeFD stays open until deinit: the health checker may still wake an ended worker
-        // (a member going down during the drain), and a closed number could be reused by then.
-        poll.close()
+        // The epoll and wake descriptors belong to the loop and stay open until it goes: the
+        // health checker may still wake an ended worker (a member going down during the drain).
         table.deallocate()
     }
 }

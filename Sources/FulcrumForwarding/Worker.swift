@@ -48,8 +48,10 @@ public final class Worker: @unchecked Sendable {
     /// Member sockaddrs, indexed by pool memberBase + member index.
     let memberAddresses: [SocketAddress]
     var logger: Logger
+    /// This worker's epoll, wake eventfd and thread.
+    public let loop: EventLoop
+    /// `loop.poll`, kept as a plain value for the per-event path.
     let poll: EventPoll
-    let wakeFD: Int32
     let control = ManagedAtomic<Control>(.run)
     /// This worker's listening socket per plan listener (-1 once closed for drain).
     var listenFDs: [Int32]
@@ -71,10 +73,14 @@ public final class Worker: @unchecked Sendable {
     var acceptErrorLogMs = Int64.min / 2
     /// The plan's memberDownEvents value this worker last acted on.
     var seenMemberDownEvents: UInt64 = 0
+    /// How many of the plan's member-shutdown requests this worker has acted on.
+    var seenShutdownRequests = 0
     static let listenerPauseMs: Int64 = 100
 
-    public internal(set) var listenerCounters: [ListenerCounters]
-    public internal(set) var memberCounters: [MemberCounters]
+    /// This worker's counters: written by this thread only, readable by any while it runs.
+    public let counters: WorkerCounters
+    let listenerCounters: CounterArray<ListenerCells>
+    let memberCounters: CounterArray<MemberCells>
     /// Per member: when a connect failure was last logged, and how many since, so a dead
     /// member under load produces a line a second rather than a line per connection.
     var failureLogMs: [Int64]
@@ -107,46 +113,36 @@ public final class Worker: @unchecked Sendable {
         self.logger = logger
         self.logger[metadataKey: "worker"] = "\(index)"
         self.listenFDs = listenFDs
-        poll = try EventPoll(capacity: 256)
-        wakeFD = try syscall("eventfd") { cfl_eventfd() }
+        loop = try EventLoop(name: "fulcrum-w\(index)", capacity: 256, wakeData: EventKind.wake.rawValue)
+        poll = loop.poll
         now = cfl_monotonic_ms()
         selectors = plan.pools.map {
             PoolSelector(pool: $0.config, workerIndex: index, workerCount: workerCount,
-                         openCounts: $0.openCounts, stickTable: $0.stickTable, health: $0.health)
+                         runtime: $0.runtime, stickTable: $0.stickTable)
         }
         table = ConnectionTable(capacity: initialSlots)
         wheel = TimerWheel(capacity: initialSlots, now: now)
         pipes = PipePool(size: plan.pipeSize)
         copyBuffer = UnsafeMutableRawPointer.allocate(byteCount: Worker.copyBufferSize, alignment: 64)
         expired.reserveCapacity(initialSlots)
-        listenerCounters = Array(repeating: ListenerCounters(), count: plan.listeners.count)
-        memberCounters = Array(repeating: MemberCounters(), count: plan.memberCount)
+        counters = WorkerCounters(listeners: plan.listeners.count, udpListeners: plan.udpListeners.count,
+                                  members: plan.memberCount)
+        listenerCounters = counters.listeners
+        memberCounters = counters.members
         listenerPausedUntil = Array(repeating: 0, count: listenFDs.count)
         failureLogMs = Array(repeating: Int64.min / 2, count: plan.memberCount)
         failuresSinceLog = Array(repeating: 0, count: plan.memberCount)
-        try poll.add(wakeFD, events: EventPoll.readable, data: EventKind.wake.rawValue)
         for (i, fd) in listenFDs.enumerated() {
             try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.listener, slot: Int32(i), generation: 0))
         }
         if !udpListenFDs.isEmpty {
             udp = UDPForwarder(plan: plan, poll: poll, listenFDs: udpListenFDs, workerIndex: index,
-                               workerCount: workerCount, maxSessions: plan.udpMaxSessions, logger: self.logger)
+                               workerCount: workerCount, maxSessions: plan.udpMaxSessions, counters: counters,
+                               logger: self.logger)
             for (i, fd) in udpListenFDs.enumerated() {
                 try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.udpListener, slot: Int32(i), generation: 0))
             }
         }
-    }
-
-    deinit {
-        close(wakeFD)
-    }
-
-    public var udpListenerCounters: [UDPListenerCounters] {
-        udp?.listenerCounters ?? Array(repeating: UDPListenerCounters(), count: plan.udpListeners.count)
-    }
-
-    public var udpMemberCounters: [UDPMemberCounters] {
-        udp?.memberCounters ?? Array(repeating: UDPMemberCounters(), count: plan.memberCount)
     }
 
     // MARK: control from other threads
@@ -163,10 +159,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Makes the loop look at its control state and the plan's events now.
-    public func wake() {
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
-    }
+    public func wake() { loop.wake() }
 
     public var openConnections: Int { table.active }
 
@@ -241,12 +234,16 @@ public final class Worker: @unchecked Sendable {
     }
 
     func handleControl() {
-        var value: UInt64 = 0
-        _ = read(wakeFD, &value, 8)
+        loop.consumeWake()
         let downEvents = plan.memberDownEvents.load(ordering: .acquiring)
         if downEvents != seenMemberDownEvents {
             seenMemberDownEvents = downEvents
             shutDownSessionsOfDownMembers()
+        }
+        if plan.shutdownRequestCount.load(ordering: .acquiring) != seenShutdownRequests {
+            let requests = plan.shutdownRequests(from: seenShutdownRequests)
+            seenShutdownRequests += requests.count
+            for counter in requests { shutDownSessions(memberCounter: counter) }
         }
         switch control.load(ordering: .sequentiallyConsistent) {
         case .run:

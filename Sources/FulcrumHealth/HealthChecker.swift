@@ -3,8 +3,8 @@ import CFulcrumLinux
 import CFulcrumTLS
 import FulcrumConfig
 import FulcrumPools
+import FulcrumStatus
 import FulcrumSystem
-import Foundation
 import Glibc
 import Logging
 
@@ -29,9 +29,11 @@ public final class HealthChecker: @unchecked Sendable {
     var logger: Logger
     let maxInFlight: Int
 
-    let poll: EventPoll
-    let wakeFD: Int32
-    let stopping = ManagedAtomic(false)
+    /// The checker's epoll, wake eventfd and thread.
+    let loop: EventLoop
+    var poll: EventPoll { loop.poll }
+    /// What the control thread reads: every member's latest check and verdict.
+    public let board: HealthBoard
     var heap: DeadlineHeap
     var waiting: [Int32] = []
     var waitingHead = 0
@@ -42,8 +44,6 @@ public final class HealthChecker: @unchecked Sendable {
     var localFailureLogMs = Int64.min / 2
     var localFailuresSinceLog = 0
     var latenessLogMs = Int64.min / 2
-    private let finished = DispatchSemaphore(value: 0)
-    private var started = false
 
     public static let defaultMaxInFlight = 256
 
@@ -79,13 +79,13 @@ public final class HealthChecker: @unchecked Sendable {
         poolStatuses = statuses.map(poolStatus)
         heap = DeadlineHeap(capacity: targets.count * 2 + 16)
         waiting.reserveCapacity(targets.count)
-        poll = try EventPoll(capacity: 128)
-        wakeFD = try syscall("eventfd") { cfl_eventfd() }
-        try poll.add(wakeFD, events: EventPoll.readable, data: UInt64.max)
+        board = HealthBoard(monitored: config.pools.map { $0.healthMonitor != nil },
+                            members: config.pools.map(\.members.count))
+        loop = try EventLoop(name: "fulcrum-health", capacity: 128, wakeData: UInt64.max)
     }
 
     /// Starts the checker thread (no thread when no pool has a monitor).
-    public func start() {
+    public func start() throws(SystemError) {
         guard !targets.isEmpty else { return }
         for plan in plans {
             let m = plan.monitor
@@ -93,42 +93,13 @@ public final class HealthChecker: @unchecked Sendable {
             logger.info("health monitor \(plan.poolName): \(m.type.rawValue) every \(secondsText(milliseconds: m.delayMs)) s, timeout \(secondsText(milliseconds: m.timeoutMs)) s, up after \(m.maxRetries), down after \(m.maxRetriesDown), \(count) members",
                         metadata: ["pool": "\(plan.poolName)"])
         }
-        started = true
-        let thread = Thread { [self] in
-            _ = cfl_set_thread_name("fulcrum-health")
-            run()
-            finished.signal()
-        }
-        thread.name = "fulcrum-health"
-        thread.stackSize = 1 << 20
-        thread.start()
+        try loop.start { [self] in run() }
     }
 
     /// Ends the thread and closes every check socket.
     public func stop() {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
-        if started { finished.wait() }
-    }
-
-    deinit {
-        close(wakeFD)
-        poll.close()
-    }
-
-    /// Every member's status (NO_MONITOR, OFFLINE and DRAINING included) and its last check,
-    /// for the exit report. Call after stop().
-    public func finalStatuses() -> [(pool: String, member: String, status: String, lastCheck: String)] {
-        var last: [String: String] = [:]
-        for t in targets { last["\(t.plan.pool)/\(t.member)"] = t.lastResult.map { $0.code.rawValue } }
-        var result: [(pool: String, member: String, status: String, lastCheck: String)] = []
-        for (p, statuses) in memberStatuses.enumerated() {
-            for (m, status) in statuses.enumerated() {
-                result.append((poolNames[p], memberNames[p][m], status.rawValue, last["\(p)/\(m)"] ?? "none"))
-            }
-        }
-        return result
+        loop.requestStop()
+        _ = loop.join()
     }
 
     // MARK: the loop
@@ -141,7 +112,7 @@ public final class HealthChecker: @unchecked Sendable {
             target.dueMs = now + offset
             heap.push(.init(atMs: now + offset, target: target.index, serial: target.serial, kind: .start))
         }
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.stopRequested {
             var timeout: Int32 = 1000
             if let next = heap.earliest {
                 timeout = Int32(clamping: max(0, min(next.atMs - nowMs(), 1000)))
@@ -155,9 +126,8 @@ public final class HealthChecker: @unchecked Sendable {
             }
             for i in 0..<ready {
                 let data = poll.data(at: i)
-                if data == UInt64.max {
-                    var value: UInt64 = 0
-                    _ = read(wakeFD, &value, 8)
+                if data == loop.wakeData {
+                    loop.consumeWake()
                     continue
                 }
                 let target = targets[Int(data & 0xFFFF_FFFF)]
@@ -247,11 +217,15 @@ public final class HealthChecker: @unchecked Sendable {
         inFlight -= 1
         target.lastResult = result
         // A local failure (out of descriptors) says nothing about the member.
+        var changed: HealthTracker.Verdict?
         if result.code == .sockerr {
             localFailure(target, result.detail)
         } else if let verdict = target.tracker.record(passed: result.passed) {
+            changed = verdict
             publish(target, verdict: verdict, result: result)
         }
+        board.record(pool: target.plan.pool, member: target.member, result: result,
+                     verdict: changed.map(HealthVerdict.init), at: WallClock.unixSeconds())
         let delay = Int64(target.plan.monitor.delayMs)
         // ±5% jitter keeps checks that drifted together from staying together.
         let jitter = Int64.random(in: -(delay / 20)...(delay / 20), using: &random)
@@ -336,7 +310,7 @@ public final class HealthChecker: @unchecked Sendable {
         flags.set(member: target.member, up: verdict != .down)
         if verdict == .down && target.plan.shutdownSessions { memberWentDown() }
         let old = memberStatuses[pool][target.member]
-        let new = memberStatus(adminStateUp: true, weight: target.weight, monitored: true, verdict: verdict)
+        let new = memberStatus(adminStateUp: true, weight: target.weight, monitored: true, verdict: HealthVerdict(verdict))
         // A draining member judged healthy stays DRAINING: a verdict, not a change to report.
         guard new != old else { return }
         memberStatuses[pool][target.member] = new

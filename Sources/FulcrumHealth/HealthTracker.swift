@@ -1,15 +1,5 @@
+import FulcrumStatus
 import FulcrumConfig
-
-/// Octavia's operating statuses, plus UNKNOWN for a monitored member not yet judged.
-public enum OperatingStatus: String, Sendable, Equatable {
-    case online = "ONLINE"
-    case draining = "DRAINING"
-    case offline = "OFFLINE"
-    case degraded = "DEGRADED"
-    case error = "ERROR"
-    case noMonitor = "NO_MONITOR"
-    case unknown = "UNKNOWN"
-}
 
 /// One member's health verdict from its stream of check results: `rise` consecutive successes
 /// make it up, `fall` consecutive failures make it down (max_retries / max_retries_down).
@@ -56,20 +46,12 @@ public struct HealthTracker: Sendable, Equatable {
     public var available: Bool { verdict != .down }
 }
 
-/// Operating status of a member: what it is configured to be, then what its checks say.
-public func memberStatus(adminStateUp: Bool, weight: Int, monitored: Bool,
-                         verdict: HealthTracker.Verdict) -> OperatingStatus {
-    if !adminStateUp { return .offline }
-    if monitored && verdict == .down { return .error }
-    if weight == 0 { return .draining }
-    if !monitored { return .noMonitor }
-    return verdict == .up ? .online : .unknown
-}
-
-/// Operating status of a pool from its members' statuses: ERROR when no member can take
-/// traffic, DEGRADED when some enabled member is in ERROR, else ONLINE.
-public func poolStatus(_ members: [OperatingStatus]) -> OperatingStatus {
-    let serving = members.contains { $0 == .online || $0 == .noMonitor || $0 == .unknown }
-    if !serving { return .error }
-    return members.contains(.error) ? .degraded : .online
+extension HealthVerdict {
+    public init(_ verdict: HealthTracker.Verdict) {
+        switch verdict {
+        case .unknown: self = .unknown
+        case .up: self = .up
+        case .down: self = .down
+        }
+    }
 }

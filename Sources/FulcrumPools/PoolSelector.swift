@@ -8,22 +8,31 @@ import FulcrumHashing
 /// no lock and allocate nothing; least connections reads one shared atomic per member;
 /// persistence (opt-in) consults a shared stick table under a lock.
 ///
-/// Eligible members: admin_state_up, weight > 0 and not marked down by the health monitor.
+/// Eligible members: admin_state_up, set ready (not drain or maint), weight > 0 and not marked
+/// down by the health monitor.
 /// Backup members take traffic only while no non-backup member is eligible (or every one of
 /// them failed this connection).
 public struct PoolSelector: @unchecked Sendable {
     public let algorithm: LBAlgorithm
     @usableFromInline var primary: SmoothWeightedRoundRobin
     @usableFromInline var backup: SmoothWeightedRoundRobin
-    @usableFromInline let primaryMembers: [Int32]
-    @usableFromInline let backupMembers: [Int32]
-    @usableFromInline let weights: [Int]
+    // What follows is copied from the runtime's PoolState when its generation moves: the
+    // arrays share the state's storage (no allocation), and picks read them without
+    // reference counting a class.
+    @usableFromInline var primaryMembers: [Int32]
+    @usableFromInline var backupMembers: [Int32]
+    @usableFromInline var weights: [Int]
     /// Per member index: may a stuck client keep it (see isEligible).
-    @usableFromInline let eligible: [Bool]
-    /// Backup with weight > 0 and admin up: may hold stuck clients when no primary is up.
-    @usableFromInline let backupWeight: [Bool]
-    @usableFromInline let primaryTable: MaglevTable?
-    @usableFromInline let backupTable: MaglevTable?
+    @usableFromInline var eligible: [Bool]
+    /// Backup with an effective weight: may hold stuck clients when no primary is up.
+    @usableFromInline var backupWeight: [Bool]
+    @usableFromInline var primaryTable: MaglevTable?
+    @usableFromInline var backupTable: MaglevTable?
+    /// Weights, cycles and tables in force, shared by every worker's selector for the pool.
+    public let runtime: PoolRuntime
+    @usableFromInline var seenState: UInt64
+    let workerIndex: Int
+    let workerCount: Int
     /// Open connections (TCP) or sessions (UDP) per member, shared by all workers.
     public let openCounts: MemberCounts
     @usableFromInline let counts: UnsafeMutablePointer<UnsafeAtomic<Int>>
@@ -37,50 +46,71 @@ public struct PoolSelector: @unchecked Sendable {
     @usableFromInline var anyPrimaryUp = true
     @usableFromInline var anyBackupUp = true
 
-    /// `openCounts` must be shared by every worker's selector for the pool (one per member);
-    /// `stickTable` likewise. `workerIndex`/`workerCount` stagger where round robin starts.
-    public init(pool: Pool, workerIndex: Int = 0, workerCount: Int = 1,
+    /// `runtime` must be shared by every worker's selector for the pool (its open counts and
+    /// health flags with it); `stickTable` likewise. Without one, the selector gets its own
+    /// (tests). `workerIndex`/`workerCount` stagger where round robin starts.
+    public init(pool: Pool, workerIndex: Int = 0, workerCount: Int = 1, runtime: PoolRuntime? = nil,
                 openCounts: MemberCounts? = nil, stickTable: StickTable? = nil, health: MemberHealth? = nil) {
+        let runtime = runtime ?? PoolRuntime(pool: pool, health: health, openCounts: openCounts)
+        self.runtime = runtime
         algorithm = pool.lbAlgorithm
-        func weights(backup: Bool) -> [Int] {
-            pool.members.map { m in (m.adminStateUp && m.backup == backup) ? m.weight : 0 }
-        }
-        let primaryWeights = weights(backup: false)
-        let backupWeights = weights(backup: true)
-        let offset = { (w: [Int]) in w.reduce(0, +) * workerIndex / max(workerCount, 1) }
-        primary = SmoothWeightedRoundRobin(weights: primaryWeights, startOffset: offset(primaryWeights))
-        backup = SmoothWeightedRoundRobin(weights: backupWeights, startOffset: offset(backupWeights))
-        primaryMembers = primaryWeights.indices.filter { primaryWeights[$0] > 0 }.map(Int32.init)
-        backupMembers = backupWeights.indices.filter { backupWeights[$0] > 0 }.map(Int32.init)
-        self.weights = pool.members.map(\.weight)
-        let stickable = primaryWeights.contains { $0 > 0 } ? primaryWeights : backupWeights
-        eligible = stickable.map { $0 > 0 }
-        backupWeight = backupWeights.map { $0 > 0 }
-        self.openCounts = openCounts ?? MemberCounts(count: pool.members.count)
-        counts = self.openCounts.atomics
+        self.workerIndex = workerIndex
+        self.workerCount = max(workerCount, 1)
+        self.openCounts = runtime.openCounts
+        counts = runtime.openCounts.atomics
         self.stickTable = stickTable
-        self.health = health ?? MemberHealth(count: pool.members.count)
-        up = self.health.flags
-        cursor = 0
-        if pool.lbAlgorithm == .sourceIP || pool.lbAlgorithm == .sourceIPPort {
-            // Identity = address:port, so every node with the same members builds the same table.
-            func table(_ list: [Int32]) -> MaglevTable? {
-                guard !list.isEmpty else { return nil }
-                let members = list.map { (identity: "\(pool.members[Int($0)].endpoint)", weight: pool.members[Int($0)].weight) }
-                return MaglevTable(members: members, size: MaglevTable.defaultSize(memberCount: members.count))
-            }
-            primaryTable = table(primaryMembers)
-            backupTable = table(backupMembers)
-        } else {
-            primaryTable = nil
-            backupTable = nil
-        }
+        self.health = runtime.health
+        up = runtime.health.flags
+        seenState = runtime.generation
+        let state = runtime.state
+        primary = SmoothWeightedRoundRobin(sequence: [], startOffset: 0)
+        backup = primary
+        primaryMembers = []
+        backupMembers = []
+        weights = []
+        eligible = []
+        backupWeight = []
+        primaryTable = nil
+        backupTable = nil
+        take(state)
+    }
+
+    /// Copies what picks read from `state`; round robin restarts at this worker's offset.
+    @usableFromInline
+    mutating func take(_ state: PoolState) {
+        primary = SmoothWeightedRoundRobin(sequence: state.primaryCycle,
+                                           startOffset: state.primaryCycle.count * workerIndex / workerCount)
+        backup = SmoothWeightedRoundRobin(sequence: state.backupCycle,
+                                          startOffset: state.backupCycle.count * workerIndex / workerCount)
+        primaryMembers = state.primaryMembers
+        backupMembers = state.backupMembers
+        weights = state.effectiveWeights
+        eligible = state.eligible
+        backupWeight = state.backupWeight
+        primaryTable = state.primaryTable
+        backupTable = state.backupTable
+        // The tiers changed: whether any of each is up must be looked at again.
+        seenHealth = .max
+    }
+
+    /// One load per pick; the lock and the copy only when an operator changed the pool.
+    @inlinable
+    mutating func observeState() {
+        let generation = runtime.generation
+        if generation != seenState { refreshState(generation) }
+    }
+
+    @usableFromInline
+    mutating func refreshState(_ generation: UInt64) {
+        seenState = generation
+        take(runtime.state)
     }
 
     /// The member index (into `pool.members`) for a new connection from `client`, skipping
     /// `excluded` (members this connection already failed to reach). nil: no member can take it.
     @inlinable
     public mutating func pick(client: Endpoint, excluding excluded: MemberSet = MemberSet(), now: Int64 = 0) -> Int32? {
+        observeState()
         observeHealth()
         if let stickTable {
             if let stuck = stickTable.lookup(client.address, now: now), !excluded.contains(stuck), isEligible(stuck) {
@@ -96,6 +126,7 @@ public struct PoolSelector: @unchecked Sendable {
     /// Round robin without a client (tests, and callers that have none).
     @inlinable
     public mutating func pick(excluding excluded: MemberSet = MemberSet()) -> Int32? {
+        observeState()
         observeHealth()
         return pickByAlgorithm(client: Endpoint(address: .v4(0), port: 0), excluding: excluded)
     }

@@ -12,7 +12,12 @@ public struct SmoothWeightedRoundRobin: Sendable {
 
     /// `weights[i]` is member i's weight; members with weight 0 never appear.
     public init(weights: [Int], startOffset: Int = 0) {
-        sequence = SmoothWeightedRoundRobin.cycle(weights: weights)
+        self.init(sequence: SmoothWeightedRoundRobin.cycle(weights: weights), startOffset: startOffset)
+    }
+
+    /// A cycle computed earlier (PoolState builds it off the data path).
+    public init(sequence: [Int32], startOffset: Int) {
+        self.sequence = sequence
         position = sequence.isEmpty ? 0 : startOffset % sequence.count
     }
 

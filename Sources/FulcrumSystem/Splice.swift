@@ -52,6 +52,10 @@ public struct EventPoll {
         try syscall("epoll_ctl(ADD)") { cfl_epoll_ctl(fd, CFL_EPOLL_CTL_ADD, target, events, data) }
     }
 
+    public func modify(_ target: Int32, events: UInt32, data: UInt64) throws(SystemError) {
+        try syscall("epoll_ctl(MOD)") { cfl_epoll_ctl(fd, CFL_EPOLL_CTL_MOD, target, events, data) }
+    }
+
     @inline(__always)
     public func remove(_ target: Int32) {
         _ = cfl_epoll_ctl(fd, CFL_EPOLL_CTL_DEL, target, 0, 0)

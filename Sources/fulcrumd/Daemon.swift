@@ -1,6 +1,9 @@
 import FulcrumConfig
+import FulcrumControl
 import FulcrumForwarding
 import FulcrumHealth
+import FulcrumStatus
+import FulcrumSystem
 import Glibc
 import Logging
 
@@ -9,6 +12,7 @@ import Logging
 struct Daemon {
     let config: Config
     let files: [String]
+    let configDirectory: String
     let logger: Logger
 
     /// Runs until SIGTERM/SIGINT; returns the exit status.
@@ -41,8 +45,28 @@ struct Daemon {
             logger.error("startup failed: \(error)")
             return 1
         }
-        engine.start()
-        checker.start()
+        let started = WallClock.unixSeconds()
+        let reader = StatusReader(config: config, engine: engine, board: checker.board, version: fulcrumVersion,
+                                  configDirectory: configDirectory, configFiles: files, startedAt: started,
+                                  configLoadedAt: started)
+        let control: ControlServer
+        do {
+            control = try ControlServer(reader: reader, logger: logger)
+        } catch {
+            logger.error("startup failed: \(error)")
+            return 1
+        }
+        do {
+            try engine.start()
+            try checker.start()
+            try control.start()
+        } catch {
+            logger.error("startup failed: \(error)")
+            engine.stop()
+            checker.stop()
+            control.stop()
+            return 1
+        }
         for listener in engine.plan.listeners {
             logger.info("listener up", metadata: [
                 "listener": "\(listener.name)", "address": "\(listener.endpoint)",
@@ -79,13 +103,10 @@ struct Daemon {
             _ = engine.wait(timeout: 10)
         }
         checker.stop()
-        report(engine)
-        for entry in checker.finalStatuses() {
-            logger.info("member health", metadata: [
-                "pool": "\(entry.pool)", "member": "\(entry.member)", "status": "\(entry.status)",
-                "last_check": "\(entry.lastCheck)",
-            ])
-        }
+        control.stop()
+        var final = reader.snapshot()
+        control.applySamples(to: &final)
+        report(final)
         logger.info("fulcrumd stopped")
         return 0
     }
@@ -106,33 +127,34 @@ struct Daemon {
         return engine.wait(timeout: 0)
     }
 
-    private func report(_ engine: Engine) {
-        for (listener, c) in zip(engine.plan.listeners, engine.listenerCounters()) {
-            logger.info("listener stats", metadata: [
-                "listener": "\(listener.name)", "accepted": "\(c.accepted)",
-                "refused_limit": "\(c.refusedLimit)", "denied_cidr": "\(c.deniedCIDR)",
-                "no_member": "\(c.noMember)", "connect_failed": "\(c.connectFailed)",
-                "idle_timeouts": "\(c.idleTimeouts)",
-            ])
+    /// The exit report: the same snapshot the status socket shows, one line per object.
+    private func report(_ snapshot: StatusSnapshot) {
+        for l in snapshot.listeners {
+            switch l.transport {
+            case .tcp:
+                let c = l.tcp
+                logger.info("listener stats", metadata: [
+                    "listener": "\(l.name)", "accepted": "\(c.accepted)",
+                    "refused_limit": "\(c.refusedLimit)", "denied_cidr": "\(c.deniedCIDR)",
+                    "no_member": "\(c.noMember)", "connect_failed": "\(c.connectFailed)",
+                    "idle_timeouts": "\(c.idleTimeouts)", "bytes_in": "\(c.bytesIn)", "bytes_out": "\(c.bytesOut)",
+                ])
+            case .udp:
+                let c = l.udp
+                logger.info("udp listener stats", metadata: [
+                    "listener": "\(l.name)", "datagrams_in": "\(c.datagramsIn)", "bytes_in": "\(c.bytesIn)",
+                    "datagrams_out": "\(c.datagramsOut)", "bytes_out": "\(c.bytesOut)",
+                    "sessions_created": "\(c.sessionsCreated)", "sessions_expired": "\(c.sessionsExpired)",
+                    "sessions_evicted": "\(c.sessionsEvicted)", "truncated": "\(c.truncated)",
+                    "denied_cidr": "\(c.denied)", "dropped": "\(c.dropped)",
+                ])
+            }
         }
-        for (listener, c) in zip(engine.plan.udpListeners, engine.udpListenerCounters()) {
-            logger.info("udp listener stats", metadata: [
-                "listener": "\(listener.name)", "datagrams_in": "\(c.datagramsIn)", "bytes_in": "\(c.bytesIn)",
-                "datagrams_out": "\(c.datagramsOut)", "bytes_out": "\(c.bytesOut)",
-                "sessions_created": "\(c.sessionsCreated)", "sessions_expired": "\(c.sessionsExpired)",
-                "sessions_evicted": "\(c.sessionsEvicted)", "truncated": "\(c.truncated)",
-                "denied_cidr": "\(c.denied)", "dropped": "\(c.dropped)",
-            ])
-        }
-        let counters = engine.memberCounters()
-        let udpCounters = engine.udpMemberCounters()
         // A pool's members get the lines of the transports whose listeners use the pool.
-        let tcpPools = Set(engine.plan.listeners.map(\.pool))
-        let udpPools = Set(engine.plan.udpListeners.map(\.pool))
-        for (p, pool) in engine.plan.pools.enumerated() {
-            for (i, member) in pool.members.enumerated() {
-                let c = counters[pool.memberBase + i]
-                if tcpPools.contains(p) {
+        for pool in snapshot.pools {
+            for member in pool.members {
+                if pool.transports.contains(.tcp) {
+                    let c = member.tcp
                     logger.info("member stats", metadata: [
                         "pool": "\(pool.name)", "member": "\(member.name)", "connections": "\(c.connections)",
                         "connect_failures": "\(c.connectFailures)", "connect_timeouts": "\(c.connectTimeouts)",
@@ -140,13 +162,18 @@ struct Daemon {
                         "shut_down_on_member_down": "\(c.shutDownOnDown)",
                     ])
                 }
-                guard udpPools.contains(p) else { continue }
-                let u = udpCounters[pool.memberBase + i]
-                logger.info("udp member stats", metadata: [
-                    "pool": "\(pool.name)", "member": "\(member.name)", "sessions": "\(u.sessions)",
-                    "datagrams_to_member": "\(u.datagramsTo)", "bytes_to_member": "\(u.bytesTo)",
-                    "datagrams_from_member": "\(u.datagramsFrom)", "bytes_from_member": "\(u.bytesFrom)",
-                    "refused": "\(u.refused)",
+                if pool.transports.contains(.udp) {
+                    let u = member.udp
+                    logger.info("udp member stats", metadata: [
+                        "pool": "\(pool.name)", "member": "\(member.name)", "sessions": "\(u.sessions)",
+                        "datagrams_to_member": "\(u.datagramsTo)", "bytes_to_member": "\(u.bytesTo)",
+                        "datagrams_from_member": "\(u.datagramsFrom)", "bytes_from_member": "\(u.bytesFrom)",
+                        "refused": "\(u.refused)",
+                    ])
+                }
+                logger.info("member health", metadata: [
+                    "pool": "\(pool.name)", "member": "\(member.name)", "status": "\(member.status.rawValue)",
+                    "last_check": "\(member.health?.lastCheck ?? "none")",
                 ])
             }
         }

@@ -48,7 +48,8 @@ struct Fulcrumd: ParsableCommand {
         }
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { _ in LineLogHandler(level: level) }
-        let daemon = Daemon(config: loaded.config, files: loaded.files, logger: Logger(label: "fulcrumd"))
+        let daemon = Daemon(config: loaded.config, files: loaded.files, configDirectory: configDirectory,
+                            logger: Logger(label: "fulcrumd"))
         throw ExitCode(daemon.run())
     }
 }

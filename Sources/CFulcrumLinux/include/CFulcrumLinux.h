@@ -75,4 +75,7 @@ int64_t cfl_monotonic_ms(void);
 // Names the calling thread for the kernel (top -H, /proc/PID/task/*/comm); at most 15 bytes.
 int cfl_set_thread_name(const char *name);
 
+// SO_PEERCRED of a Unix socket (struct ucred needs _GNU_SOURCE, which Swift's Glibc lacks).
+int cfl_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 #endif

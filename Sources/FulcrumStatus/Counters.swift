@@ -1,5 +1,6 @@
-/// Per-listener counters. Each worker keeps its own copy as plain integers (no atomics on the
-/// per-connection path); the engine sums them when someone asks.
+/// Per-listener TCP counters: one worker's values, or the sum over workers in a snapshot.
+/// Workers keep them in single-writer atomic cells (FulcrumForwarding's CounterBlock) that
+/// any thread may read while they run.
 public struct ListenerCounters: Sendable, Equatable {
     /// Every accepted socket, including those refused or denied below.
     public var accepted = 0
@@ -13,6 +14,11 @@ public struct ListenerCounters: Sendable, Equatable {
     public var connectFailed = 0
     /// Closed by timeout_client_data / timeout_member_data.
     public var idleTimeouts = 0
+    /// Accepted connections that have ended (for any reason); accepted - closed = open now.
+    public var closed = 0
+    /// Payload bytes read from clients / written to clients.
+    public var bytesIn = 0
+    public var bytesOut = 0
 
     public init() {}
 
@@ -24,11 +30,14 @@ public struct ListenerCounters: Sendable, Equatable {
         s.noMember += b.noMember
         s.connectFailed += b.connectFailed
         s.idleTimeouts += b.idleTimeouts
+        s.closed += b.closed
+        s.bytesIn += b.bytesIn
+        s.bytesOut += b.bytesOut
         return s
     }
 }
 
-/// Per-member counters, kept per worker like ListenerCounters.
+/// Per-member TCP counters, kept per worker like ListenerCounters.
 public struct MemberCounters: Sendable, Equatable {
     /// Connections established to this member.
     public var connections = 0
@@ -39,8 +48,11 @@ public struct MemberCounters: Sendable, Equatable {
     /// Payload bytes sent to / received from this member.
     public var bytesToMember = 0
     public var bytesFromMember = 0
-    /// Connections closed because the health monitor marked the member down (shutdown_sessions).
+    /// Connections closed because the health monitor marked the member down (shutdown_sessions)
+    /// or an operator asked (`shutdown sessions member`).
     public var shutDownOnDown = 0
+    /// Established connections to this member that have ended; connections - closed = open now.
+    public var closed = 0
 
     public init() {}
 
@@ -52,6 +64,7 @@ public struct MemberCounters: Sendable, Equatable {
         s.bytesToMember += b.bytesToMember
         s.bytesFromMember += b.bytesFromMember
         s.shutDownOnDown += b.shutDownOnDown
+        s.closed += b.closed
         return s
     }
 }

@@ -1,0 +1,372 @@
+import CFulcrumLinux
+import FulcrumAddress
+import FulcrumStatus
+import FulcrumSystem
+import Glibc
+import Logging
+
+/// The control thread: the status socket (admin and read-only) and the HTTP endpoint on one
+/// event loop, plus the once-a-second sampler behind rates, peaks and the page's charts. It
+/// never touches a worker's data: it reads counters and publishes runtime changes, so a slow,
+/// idle or hostile client costs this thread only, and at most `maxConnections` descriptors
+/// (the least recently active client is closed to admit a new one).
+public final class ControlServer: @unchecked Sendable {
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    let loop: EventLoop
+    let runner: CommandRunner
+    let reader: StatusReader
+    var logger: Logger
+    let adminPath: String
+    let readOnlyPath: String?
+    var listeners: [(fd: Int32, kind: ControlConnection.Kind)] = []
+    var connections: [ControlConnection?] = []
+    var freeSlots: [Int] = []
+    /// Per slot: the generation of its latest client.
+    var generations: [UInt32] = []
+    var open = 0
+    let history: SampledHistory
+    var nextSampleMs: Int64 = 0
+
+    static let maxConnections = 512
+    static let socketIdleMs: Int64 = 300_000
+    static let httpDeadlineMs: Int64 = 10_000
+    static let listenerTag: UInt64 = 1 << 63
+
+    /// Creates the sockets (so a bad path or port stops the daemon before it is ready).
+    public init(reader: StatusReader, logger: Logger) throws {
+        self.reader = reader
+        self.logger = logger
+        let history = SampledHistory()
+        self.history = history
+        runner = CommandRunner(reader: reader, logger: logger) { history.apply(to: &$0) }
+        let config = reader.config
+        adminPath = config.statusSocket
+        readOnlyPath = config.readonlySocket
+        loop = try EventLoop(name: "fulcrum-control", capacity: 64, wakeData: UInt64.max)
+        do {
+            let gid = try config.statusGroup.map(ControlServer.groupID)
+            try addListener(try ControlServer.unixListener(adminPath, group: gid, what: "status socket"), .admin)
+            if let path = readOnlyPath {
+                try addListener(try ControlServer.unixListener(path, group: gid, what: "read-only status socket"), .readOnly)
+            }
+            if let endpoint = config.metricsListen {
+                let fd: Int32
+                do {
+                    fd = try Socket.makeTCPListener(endpoint, backlog: 128)
+                } catch {
+                    throw StartError(description: "metrics_listen \(endpoint): cannot listen: \(error)")
+                }
+                try addListener(fd, .http)
+            }
+        } catch {
+            for l in listeners { close(l.fd) }
+            throw error
+        }
+    }
+
+    private func addListener(_ fd: Int32, _ kind: ControlConnection.Kind) throws {
+        listeners.append((fd, kind))
+        try loop.poll.add(fd, events: EventPoll.readable, data: ControlServer.listenerTag | UInt64(listeners.count - 1))
+    }
+
+    static func unixListener(_ path: String, group: gid_t?, what: String) throws -> Int32 {
+        do {
+            return try UnixSocket.listen(path: path, mode: 0o660, group: group)
+        } catch let error as SystemError where error.code == ENOENT && error.call.description == "bind" {
+            let parent = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            throw StartError(description: "\(what) \(path): the directory \(parent.isEmpty ? "/" : parent) does not exist; create it (systemd's RuntimeDirectory=fulcrum does) or set [status] socket elsewhere")
+        } catch let error as SystemError where error.code == EADDRINUSE {
+            throw StartError(description: "\(what) \(path): another process is serving it (is fulcrumd already running?)")
+        } catch let error as SystemError where error.code == EEXIST {
+            throw StartError(description: "\(what) \(path): a file that is not a socket is in the way; not replacing it")
+        } catch {
+            throw StartError(description: "\(what) \(path): \(error)")
+        }
+    }
+
+    static func groupID(_ name: String) throws -> gid_t {
+        var group = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        let rc = getgrnam_r(name, &group, &buffer, buffer.count, &result)
+        guard rc == 0, result != nil else {
+            throw StartError(description: "[status] group \"\(name)\": no such group")
+        }
+        return group.gr_gid
+    }
+
+    public func start() throws {
+        try loop.start { [self] in run() }
+        logger.info("status socket up", metadata: ["socket": "\(adminPath)"])
+        if let readOnlyPath { logger.info("read-only status socket up", metadata: ["socket": "\(readOnlyPath)"]) }
+        if let endpoint = reader.config.metricsListen {
+            logger.info("status HTTP endpoint up: /metrics, /status.json, /", metadata: ["address": "\(endpoint)"])
+        }
+    }
+
+    /// Ends the thread, closes every client and removes the socket files.
+    public func stop() {
+        loop.requestStop()
+        _ = loop.join()
+    }
+
+    /// The sampled rates and peaks, for a snapshot taken outside this thread (the exit report).
+    public func applySamples(to snapshot: inout StatusSnapshot) { history.apply(to: &snapshot) }
+
+    // MARK: the loop
+
+    func run() {
+        nextSampleMs = cfl_monotonic_ms()
+        while !loop.stopRequested {
+            let now = cfl_monotonic_ms()
+            if now >= nextSampleMs {
+                history.record(reader.snapshot(), atMs: now)
+                expireClients(now: now)
+                nextSampleMs = now + 1000
+            }
+            let ready: Int
+            do {
+                ready = try loop.poll.wait(timeoutMs: Int32(clamping: max(0, nextSampleMs - cfl_monotonic_ms())))
+            } catch {
+                logger.critical("control event loop failed", metadata: ["error": "\(error)"])
+                break
+            }
+            for i in 0..<ready {
+                let data = loop.poll.data(at: i)
+                if data == loop.wakeData {
+                    loop.consumeWake()
+                } else if data & ControlServer.listenerTag != 0 {
+                    accept(listener: Int(data & 0xFFFF))
+                } else {
+                    let slot = Int(data & 0xFFFF_FFFF)
+                    guard let c = connections[slot], c.generation == UInt32(truncatingIfNeeded: data >> 32) else { continue }
+                    service(slot, events: loop.poll.events(at: i))
+                }
+            }
+        }
+        for slot in connections.indices where connections[slot] != nil { closeConnection(slot) }
+        for l in listeners { close(l.fd) }
+        unlink(adminPath)
+        if let readOnlyPath { unlink(readOnlyPath) }
+    }
+
+    private func accept(listener index: Int) {
+        let (fd: listenFD, kind: kind) = listeners[index]
+        for _ in 0..<64 {
+            var peerAddress = SocketAddress()
+            let fd: Int32
+            do {
+                switch try Socket.accept(listenFD, peer: &peerAddress) {
+                case .wouldBlock: return
+                case let .done(accepted): fd = accepted
+                }
+            } catch {
+                // Out of descriptors: make room by closing the least recently active client.
+                if !evictOldest() { return }
+                continue
+            }
+            if open >= ControlServer.maxConnections { _ = evictOldest() }
+            let now = cfl_monotonic_ms()
+            let slot = freeSlots.popLast() ?? {
+                connections.append(nil)
+                generations.append(0)
+                return connections.count - 1
+            }()
+            // A new generation per use of the slot: an event still queued for its last client is ignored.
+            generations[slot] &+= 1
+            let generation = generations[slot]
+            var peer: Peer?
+            if kind != .http, let cred = UnixSocket.peerCredentials(fd) { peer = Peer(pid: cred.pid, uid: cred.uid) }
+            connections[slot] = ControlConnection(fd: fd, kind: kind, generation: generation, peer: peer,
+                                                  lastActivityMs: now,
+                                                  deadlineMs: now + ControlServer.httpDeadlineMs)
+            open += 1
+            do {
+                try loop.poll.add(fd, events: EventPoll.readable | EventPoll.readHangup, data: eventData(slot))
+            } catch {
+                closeConnection(slot)
+            }
+        }
+    }
+
+    private func eventData(_ slot: Int) -> UInt64 {
+        UInt64(connections[slot]!.generation) << 32 | UInt64(slot)
+    }
+
+    private func service(_ slot: Int, events: UInt32) {
+        if events & EventPoll.writable != 0 {
+            flush(slot)
+            guard connections[slot] != nil else { return }
+        }
+        if events & (EventPoll.readable | EventPoll.hangup | EventPoll.error | EventPoll.readHangup) != 0 {
+            read(slot)
+        }
+    }
+
+    private func read(_ slot: Int) {
+        guard var c = connections[slot], !c.closing else { return }
+        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        let n: Int
+        do {
+            let result = try buffer.withUnsafeMutableBytes { raw throws(SystemError) in
+                try Socket.receive(c.fd, into: raw.baseAddress!, count: raw.count)
+            }
+            guard case let .done(count) = result else { return }
+            n = count
+        } catch {
+            closeConnection(slot)
+            return
+        }
+        guard n > 0 else {
+            // The client is gone or done sending; whatever it asked has been answered.
+            closeConnection(slot)
+            return
+        }
+        c.lastActivityMs = cfl_monotonic_ms()
+        c.input.append(contentsOf: buffer[0..<n])
+        connections[slot] = c
+        if c.kind == .http { handleHTTP(slot) } else { handleCommands(slot) }
+    }
+
+    private func handleCommands(_ slot: Int) {
+        guard var c = connections[slot] else { return }
+        var start = 0
+        while c.pendingOutput < ControlConnection.maxPendingOutput,
+              let newline = c.input[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            let line = String(decoding: c.input[start..<newline], as: UTF8.self)
+            start = newline + 1
+            let path = c.kind == .admin ? adminPath : (readOnlyPath ?? adminPath)
+            let reply = runner.run(Substring(line), readOnly: c.kind == .readOnly, peer: c.peer, socket: path)
+            c.output.append(contentsOf: reply.text.utf8)
+            c.output.append(UInt8(ascii: "\n"))
+            if reply.closes {
+                c.closing = true
+                break
+            }
+        }
+        c.input.removeFirst(start)
+        if !c.closing && c.input.count > ControlConnection.maxInput {
+            c.output.append(contentsOf: "error: command line longer than \(ControlConnection.maxInput) bytes; closing\n\n".utf8)
+            c.input = []
+            c.closing = true
+        }
+        connections[slot] = c
+        flush(slot)
+    }
+
+    private func handleHTTP(_ slot: Int) {
+        guard var c = connections[slot] else { return }
+        let outcome = c.input.withUnsafeBytes { HTTPRequestHead.parse($0) }
+        let response: [UInt8]
+        switch outcome {
+        case .incomplete:
+            return
+        case let .invalid(status, reason):
+            response = HTTPResponse.render(status: status, reason: reason, contentType: "text/plain; charset=utf-8",
+                                           body: reason + "\n", headOnly: false)
+        case let .request(method, path, _):
+            response = route(path: path, headOnly: method == "HEAD")
+        }
+        c.input = []
+        c.output.append(contentsOf: response)
+        c.closing = true
+        connections[slot] = c
+        flush(slot)
+    }
+
+    private func route(path: String, headOnly: Bool) -> [UInt8] {
+        func ok(_ type: String, _ body: String) -> [UInt8] {
+            HTTPResponse.render(status: 200, reason: "OK", contentType: type, body: body, headOnly: headOnly)
+        }
+        switch path {
+        case "/metrics":
+            return ok("text/plain; version=0.0.4; charset=utf-8", PrometheusText.render(sampledSnapshot()))
+        case "/status.json":
+            return ok("application/json", StatJSON.render(sampledSnapshot()))
+        case "/history.json":
+            return ok("application/json", history.json())
+        case "/", "/index.html":
+            return ok("text/html; charset=utf-8", StatusPage.html)
+        default:
+            return HTTPResponse.render(status: 404, reason: "Not Found", contentType: "text/plain; charset=utf-8",
+                                       body: "not found; try /, /metrics, /status.json\n", headOnly: headOnly)
+        }
+    }
+
+    private func sampledSnapshot() -> StatusSnapshot {
+        var s = reader.snapshot()
+        history.apply(to: &s)
+        return s
+    }
+
+    /// Writes what the client will take; watches for writability while output remains.
+    private func flush(_ slot: Int) {
+        guard var c = connections[slot] else { return }
+        while c.pendingOutput > 0 {
+            let result: IOResult<Int>
+            do {
+                let start = c.written
+                result = try c.output.withUnsafeBytes { raw throws(SystemError) in
+                    try Socket.send(c.fd, from: raw.baseAddress! + start, count: raw.count - start)
+                }
+            } catch {
+                closeConnection(slot)  // the client went away mid-reply
+                return
+            }
+            guard case let .done(n) = result else { break }
+            c.written += n
+            c.lastActivityMs = cfl_monotonic_ms()
+        }
+        if c.pendingOutput == 0 {
+            c.output.removeAll(keepingCapacity: c.output.count <= 64 * 1024)
+            c.written = 0
+            if c.closing {
+                connections[slot] = c
+                closeConnection(slot)
+                return
+            }
+        }
+        let wantWrites = c.pendingOutput > 0
+        if wantWrites != c.watchingWrites {
+            c.watchingWrites = wantWrites
+            let events = EventPoll.readable | EventPoll.readHangup | (wantWrites ? EventPoll.writable : 0)
+            connections[slot] = c
+            do { try loop.poll.modify(c.fd, events: events, data: eventData(slot)) } catch { closeConnection(slot); return }
+        }
+        connections[slot] = c
+        // Lines held back while the output was full can go now.
+        if !wantWrites && c.kind != .http && !c.closing && c.input.contains(UInt8(ascii: "\n")) { handleCommands(slot) }
+    }
+
+    private func closeConnection(_ slot: Int) {
+        guard let c = connections[slot] else { return }
+        close(c.fd)  // closing the only descriptor takes it out of epoll
+        connections[slot] = nil
+        freeSlots.append(slot)
+        open -= 1
+    }
+
+    /// Closes the least recently active client; false when there is none.
+    private func evictOldest() -> Bool {
+        var oldest: Int?
+        for slot in connections.indices {
+            guard let c = connections[slot] else { continue }
+            if oldest == nil || c.lastActivityMs < connections[oldest!]!.lastActivityMs { oldest = slot }
+        }
+        guard let oldest else { return false }
+        closeConnection(oldest)
+        return true
+    }
+
+    private func expireClients(now: Int64) {
+        for slot in connections.indices {
+            guard let c = connections[slot] else { continue }
+            let expired = c.kind == .http ? now >= c.deadlineMs : now - c.lastActivityMs >= ControlServer.socketIdleMs
+            if expired { closeConnection(slot) }
+        }
+    }
+
+}
