@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "CAllocationCounter"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumHealthTests", dependencies: [
-            "FulcrumHealth", "FulcrumConfig", "FulcrumAddress", "FulcrumPools",
+            "FulcrumHealth", "FulcrumConfig", "FulcrumAddress", "FulcrumPools", "FulcrumStatus",
             .product(name: "Logging", package: "swift-log"),
         ],
                     resources: [.copy("Fixtures")]),

@@ -54,7 +54,7 @@ private let cases: [BadConfig] = [
     BadConfig("unknown pool key, no guess when nothing is close", "[pool.web]\nchecker = { type = \"HTTP\" }\n" + valid,
               ExpectedProblem(main, 2, "pool.web.checker", "unknown key \"checker\"; allowed: healthmonitor, lb_algorithm, members, on_member_down, protocol, retries, session_persistence")),
     BadConfig("unknown status key", "[status]\npath = \"/run/x.sock\"\n" + valid,
-              ExpectedProblem(main, 2, "status.path", "unknown key \"path\"; allowed: socket")),
+              ExpectedProblem(main, 2, "status.path", "unknown key \"path\"; allowed: group, metrics_listen, readonly_socket, socket")),
 
     // Wrong types.
     BadConfig("string for port", listener("protocol_port = \"80\"\ndefault_pool = \"web\""),
@@ -154,6 +154,18 @@ private let cases: [BadConfig] = [
               ExpectedProblem(main, 2, "status.socket", "\"run/fulcrum.sock\" is not an absolute path")),
     BadConfig("status socket too long for sun_path", "[status]\nsocket = \"/\(String(repeating: "s", count: 110))\"\n" + valid,
               ExpectedProblem(main, 2, "status.socket", "is 111 bytes long; allowed: at most 107 bytes")),
+    BadConfig("relative read-only status socket", "[status]\nreadonly_socket = \"ro.sock\"\n" + valid,
+              ExpectedProblem(main, 2, "status.readonly_socket", "\"ro.sock\" is not an absolute path")),
+    BadConfig("read-only socket on the admin socket's path", "[status]\nsocket = \"/run/a.sock\"\nreadonly_socket = \"/run/a.sock\"\n" + valid,
+              ExpectedProblem(main, 3, "status.readonly_socket", "is the same path as socket")),
+    BadConfig("metrics_listen without a port", "[status]\nmetrics_listen = \"127.0.0.1\"\n" + valid,
+              ExpectedProblem(main, 2, "status.metrics_listen", "\"127.0.0.1\" has no port; allowed: \"ADDRESS:PORT\"")),
+    BadConfig("metrics_listen with a host name", "[status]\nmetrics_listen = \"localhost:9469\"\n" + valid,
+              ExpectedProblem(main, 2, "status.metrics_listen", "\"localhost:9469\" is not an address and port")),
+    BadConfig("metrics_listen as a number", "[status]\nmetrics_listen = 9469\n" + valid,
+              ExpectedProblem(main, 2, "status.metrics_listen", "an \"ADDRESS:PORT\" string")),
+    BadConfig("status group with a space", "[status]\ngroup = \"wheel users\"\n" + valid,
+              ExpectedProblem(main, 2, "status.group", "is not a group name")),
 
     // Names.
     BadConfig("listener name with a space", webPool + "[listener.\"web server\"]\nprotocol_port = 80\ndefault_pool = \"web\"\n",

@@ -10,6 +10,9 @@ final class GoodConfigTests: XCTestCase {
         pipe_size = 1_048_576
         [status]
         socket = "/run/fulcrum/other.sock"
+        group = "adm"
+        readonly_socket = "/run/fulcrum/other-ro.sock"
+        metrics_listen = "[::1]:9469"
 
         [listener.web]
         protocol = "TCP"
@@ -63,7 +66,7 @@ final class GoodConfigTests: XCTestCase {
 
     func testFullConfigDecodesToTheExpectedModel() throws {
         let loaded = try ConfigLoader.load(sources: [("fulcrum.toml", full)], onlineCPUs: 2)
-        let expected = Config(
+        var expected = Config(
             workers: 4, shutdownGraceMs: 0, pipeSize: 1_048_576, statusSocket: "/run/fulcrum/other.sock",
             listeners: [
                 Listener(name: "admin", address: IPAddress("192.0.2.11")!, port: 80, defaultPool: "api"),
@@ -84,6 +87,9 @@ final class GoodConfigTests: XCTestCase {
                            adminStateUp: false),
                 ]),
             ])
+        expected.statusGroup = "adm"
+        expected.readonlySocket = "/run/fulcrum/other-ro.sock"
+        expected.metricsListen = Endpoint(address: IPAddress("::1")!, port: 9469)
         XCTAssertEqual(loaded.config, expected)
         XCTAssertEqual(loaded.files, ["fulcrum.toml"])
         XCTAssertEqual(loaded.summary, "configuration OK: 4 listeners, 2 pools, 3 members, 4 workers (1 file)")

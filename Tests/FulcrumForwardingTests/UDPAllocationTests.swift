@@ -44,7 +44,7 @@ final class UDPAllocationTests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.2)
         let allocations = cac_allocations()
         XCTAssertEqual(allocations, 0, "\(allocations) heap allocations on the worker thread over 2400 datagram round trips")
-        XCTAssertEqual(worker.udpListenerCounters[0].sessionsCreated, 8)
+        XCTAssertEqual(worker.counters.udpListeners[0].sessionsCreated, 8)
     }
 }
 

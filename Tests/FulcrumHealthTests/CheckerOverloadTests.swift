@@ -117,7 +117,7 @@ final class CheckerOverloadTests: XCTestCase {
         let logger = Logger(label: "test") { _ in CollectingHandler(log: collected) }
         let checker = try HealthChecker(config: config, health: [MemberHealth(count: 400)], logger: logger,
                                         maxInFlight: 1) {}
-        checker.start()
+        try checker.start()
         Thread.sleep(forTimeInterval: 2.0)
         checker.stop()
 

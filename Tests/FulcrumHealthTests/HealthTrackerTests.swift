@@ -1,5 +1,6 @@
 import FulcrumConfig
 @testable import FulcrumHealth
+import FulcrumStatus
 import XCTest
 
 final class HealthTrackerTests: XCTestCase {

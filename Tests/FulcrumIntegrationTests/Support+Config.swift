@@ -30,6 +30,9 @@ final class ConfigDir {
 
     func filePath(_ relativePath: String) -> String { url.appendingPathComponent(relativePath).path }
 
+    /// The admin status socket every DaemonConfig written here names.
+    var statusSocket: String { filePath("status.sock") }
+
     func remove() { try? FileManager.default.removeItem(at: url) }
 }
 
@@ -76,6 +79,8 @@ struct DaemonConfig {
     var shutdownGrace: Int? = 2000
     /// Extra top-level `key = value` lines for fulcrum.toml.
     var extraMain: [String] = []
+    /// Extra `key = value` lines for the [status] table (its socket is always in the config dir).
+    var status: [String] = []
     var listeners: [ListenerSpec]
     var pools: [PoolSpec]
 
@@ -131,7 +136,8 @@ struct DaemonConfig {
     }
 
     func write(to dir: ConfigDir) throws {
-        try dir.write("fulcrum.toml", mainFile)
+        let statusTable = (["[status]", "socket = \(Self.quoted(dir.statusSocket))"] + status).joined(separator: "\n")
+        try dir.write("fulcrum.toml", mainFile + statusTable + "\n")
         try dir.write("conf.d/50-web.toml", dropInFile)
     }
 }

@@ -1,0 +1,61 @@
+import XCTest
+@testable import FulcrumStatus
+
+/// The page's behaviour is checked in a browser by the integration tests; these pin what the
+/// server and those tests rely on, and what would break the page's self-containment.
+final class StatusPageTests: XCTestCase {
+    private let html = StatusPage.html
+
+    func testSelfContained() {
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>\n"))
+        XCTAssertTrue(html.hasSuffix("</html>\n"))
+        XCTAssertTrue(html.contains("<link rel=\"icon\" href=\"data:,\">"), "no favicon request")
+        XCTAssertFalse(html.contains("http://"))
+        XCTAssertFalse(html.contains("https://"))
+        XCTAssertFalse(html.contains("src="), "no external script or image")
+        XCTAssertFalse(html.contains("@import"))
+        XCTAssertEqual(html.components("<script>"), 1)
+        XCTAssertEqual(html.components("</script>"), 1)
+    }
+
+    func testUsesTheEndpointsAndPolls() {
+        XCTAssertTrue(html.contains("\"/status.json\""))
+        XCTAssertTrue(html.contains("\"/history.json\""))
+        XCTAssertTrue(html.contains("POLL_MS = 1000"))
+        XCTAssertTrue(html.contains("AbortController"), "fetches time out")
+        XCTAssertTrue(html.contains("id=\"banner\""))
+    }
+
+    func testNamesNeverBecomeMarkup() {
+        XCTAssertFalse(html.contains("innerHTML"))
+        XCTAssertFalse(html.contains("outerHTML"))
+        XCTAssertFalse(html.contains("insertAdjacentHTML"))
+        XCTAssertFalse(html.contains("document.write"))
+        XCTAssertFalse(html.contains("eval("))
+        XCTAssertTrue(html.contains("textContent"))
+    }
+
+    func testHooksTheBrowserTestReads() {
+        XCTAssertTrue(html.contains("\"member-\" + p.name + \"-\" + m.name"))
+        XCTAssertTrue(html.contains("setAttribute(\"data-status\""))
+        XCTAssertTrue(html.contains("id=\"chart-connections\""))
+        XCTAssertTrue(html.contains("id=\"chart-bytes\""))
+        XCTAssertTrue(html.contains("canvas.dataset.points = String(drawn)"))
+        for status in OperatingStatus.allCases {
+            XCTAssertTrue(html.contains(".st-\(status.rawValue) {"), "no colour for \(status.rawValue)")
+        }
+    }
+}
+
+extension String {
+    /// How many times `needle` occurs.
+    func components(_ needle: String) -> Int {
+        var count = 0
+        var rest = self[...]
+        while let range = rest.firstRange(of: needle) {
+            count += 1
+            rest = rest[range.upperBound...]
+        }
+        return count
+    }
+}
