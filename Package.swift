@@ -88,6 +88,7 @@ let package = Package(
         ],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumStatusTests", dependencies: ["FulcrumStatus"]),
+        .testTarget(name: "FulcrumSystemTests", dependencies: ["FulcrumSystem"]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [
             "FulcrumPools", "FulcrumConfig", "FulcrumAddress", "CAllocationCounter",
