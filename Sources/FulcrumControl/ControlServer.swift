@@ -123,7 +123,8 @@ public final class ControlServer: @unchecked Sendable {
         while !loop.stopRequested {
             let now = cfl_monotonic_ms()
             if now >= nextSampleMs {
-                history.record(reader.snapshot(), atMs: now)
+                // Wall-clock time: the page plots each point against the snapshot's `now`.
+                history.record(reader.snapshot(), atMs: WallClock.unixMilliseconds())
                 expireClients(now: now)
                 nextSampleMs = now + 1000
             }
@@ -265,8 +266,7 @@ public final class ControlServer: @unchecked Sendable {
         case .incomplete:
             return
         case let .invalid(status, reason):
-            response = HTTPResponse.render(status: status, reason: reason, contentType: "text/plain; charset=utf-8",
-                                           body: reason + "\n", headOnly: false)
+            response = HTTPResponse.refusal(status: status, reason: reason, headOnly: false)
         case let .request(method, path, _):
             response = route(path: path, headOnly: method == "HEAD")
         }

@@ -42,8 +42,7 @@ public enum MembersTable {
     /// "L7OK 12ms", "L4CON 1003ms", or "-" before a first check or without a monitor.
     private static func checkText(_ health: MemberHealthStatus?) -> String {
         guard let health, let check = health.lastCheck else { return "-" }
-        let ms = health.lastCheckDurationMs
-        guard ms.isFinite, ms >= 0, ms < 1e15 else { return check }
-        return "\(check) \(Int(ms.rounded()))ms"
+        guard let ms = wholeMilliseconds(health.lastCheckDurationMs) else { return check }
+        return "\(check) \(ms)ms"
     }
 }

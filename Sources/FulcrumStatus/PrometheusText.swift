@@ -70,7 +70,7 @@ public enum PrometheusText {
         var sessions = PrometheusFamily("fulcrum_listener_udp_sessions_total", .counter, "UDP sessions created.")
         var sessionsNow = PrometheusFamily("fulcrum_listener_udp_current_sessions", .gauge, "UDP sessions live now.")
         var ended = PrometheusFamily("fulcrum_listener_udp_sessions_ended_total", .counter,
-                                     "UDP sessions ended, by reason (idle expiry or eviction at the limit).")
+                                     "UDP sessions ended, by reason (idle expiry, eviction at the limit, other).")
         var dropped = PrometheusFamily("fulcrum_listener_udp_dropped_total", .counter,
                                        "UDP datagrams dropped, by reason (larger than the buffer, or undeliverable).")
         for l in udp {
@@ -80,6 +80,9 @@ public enum PrometheusText {
             sessionsNow.add(labels(l), l.current)
             ended.add(labels(l) + [("reason", "expired")], l.udp.sessionsExpired)
             ended.add(labels(l) + [("reason", "evicted")], l.udp.sessionsEvicted)
+            // No member left, shutdown sessions, ...: what sessionsClosed counts beyond the two.
+            let other = l.udp.sessionsClosed - l.udp.sessionsExpired - l.udp.sessionsEvicted
+            ended.add(labels(l) + [("reason", "other")], max(0, other))
             dropped.add(labels(l) + [("reason", "truncated")], l.udp.truncated)
             dropped.add(labels(l) + [("reason", "undeliverable")], l.udp.dropped)
         }

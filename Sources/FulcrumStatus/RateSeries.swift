@@ -39,11 +39,16 @@ struct RateSeries: Sendable {
         points.append(point)
     }
 
-    /// Per second, rounded. A counter that went backwards (the daemon's counters restarted,
-    /// e.g. a reload rebuilt them) counts as no traffic for that step, not a negative rate.
+    /// Per second, rounded half up, in integers (no libm). A counter that went backwards (the
+    /// daemon's counters restarted, e.g. a reload rebuilt them) counts as no traffic for that
+    /// step, not a negative rate.
     static func rate(from old: Int, to new: Int, elapsedMs: Int64) -> Int {
         guard new > old, elapsedMs > 0 else { return 0 }
-        return Int((Double(new - old) * 1000 / Double(elapsedMs)).rounded())
+        let elapsed = Int(elapsedMs)
+        let (scaled, overflow) = (new - old).multipliedReportingOverflow(by: 1000)
+        // Deltas past Int.max / 1000 (exabytes in a step) cannot happen; fall back to dividing first.
+        if overflow { return (new - old) / elapsed * 1000 }
+        return (scaled + elapsed / 2) / elapsed
     }
 
     /// RateSeries by key, in the order of the latest snapshot.

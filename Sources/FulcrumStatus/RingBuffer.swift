@@ -1,21 +1,21 @@
 /// The last `capacity` values appended, oldest first: a fixed array written round, so a
 /// history that runs for months keeps a constant size.
-public struct RingBuffer<Element: Sendable>: Sendable {
-    public let capacity: Int
+struct RingBuffer<Element: Sendable>: Sendable {
+    let capacity: Int
     private var storage: [Element] = []
     /// Where the next value goes once the storage is full (then also the oldest value).
     private var next = 0
 
-    public init(capacity: Int) {
+    init(capacity: Int) {
         precondition(capacity > 0, "a ring buffer needs room for one value")
         self.capacity = capacity
         storage.reserveCapacity(capacity)
     }
 
-    public var count: Int { storage.count }
-    public var isEmpty: Bool { storage.isEmpty }
+    var count: Int { storage.count }
+    var isEmpty: Bool { storage.isEmpty }
 
-    public mutating func append(_ value: Element) {
+    mutating func append(_ value: Element) {
         if storage.count < capacity {
             storage.append(value)
         } else {
@@ -25,13 +25,13 @@ public struct RingBuffer<Element: Sendable>: Sendable {
     }
 
     /// The newest value.
-    public var last: Element? {
+    var last: Element? {
         guard !storage.isEmpty else { return nil }
         return storage.count < capacity ? storage.last : storage[(next + capacity - 1) % capacity]
     }
 
     /// All values, oldest first.
-    public var elements: [Element] {
+    var elements: [Element] {
         storage.count < capacity ? storage : Array(storage[next...] + storage[..<next])
     }
 }

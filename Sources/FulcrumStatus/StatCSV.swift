@@ -119,7 +119,7 @@ public enum StatCSV {
             row["downtime"] = "\(health.downtimeSeconds)"
             if let check = health.lastCheck {
                 row["check_status"] = check
-                row["check_duration"] = milliseconds(health.lastCheckDurationMs)
+                row["check_duration"] = wholeMilliseconds(health.lastCheckDurationMs).map { "\($0)" } ?? ""
             }
         }
         row["lbtot"] = "\(total)"
@@ -184,12 +184,6 @@ public enum StatCSV {
 
     private static func transportsText(_ pool: PoolStatus) -> String {
         pool.transports.map(\.rawValue).joined(separator: "/")
-    }
-
-    /// Check duration in whole milliseconds, as HAProxy's check_duration.
-    private static func milliseconds(_ ms: Double) -> String {
-        guard ms.isFinite, ms >= 0, ms < 1e15 else { return "" }
-        return "\(Int(ms.rounded()))"
     }
 }
 

@@ -88,6 +88,7 @@ public enum StatJSON {
         json.field("sessions_created", c.sessionsCreated)
         json.field("sessions_expired", c.sessionsExpired)
         json.field("sessions_evicted", c.sessionsEvicted)
+        json.field("sessions_closed", c.sessionsClosed)
         json.field("truncated", c.truncated)
         json.field("denied", c.denied)
         json.field("dropped", c.dropped)
