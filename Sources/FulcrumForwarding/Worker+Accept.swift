@@ -15,7 +15,7 @@ extension Worker {
         let fd = listenFDs[listener]
         guard fd >= 0 else { return }
         let rules = listenerRules[listener]
-        let open = openCounts[listener]
+        let open = listenerOpen[listener]
         var peer = SocketAddress()
         // Level-triggered listener: a bounded batch per wake keeps one busy listener from
         // starving established connections; the rest are picked up on the next turn.

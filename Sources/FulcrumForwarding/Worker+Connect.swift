@@ -158,7 +158,7 @@ extension Worker {
                                     sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
-        if poolRules[Int(c.pointee.pool)].proxyHeader != 0 && !queueProxyHeader(c) {
+        if let version = poolRules[Int(c.pointee.pool)].proxyHeader, !queueProxyHeader(c, version) {
             closeConnection(slot)
             return
         }
@@ -169,8 +169,7 @@ extension Worker {
     /// Puts the PROXY header into the upstream pipe, so it reaches the member before any
     /// client byte and a member that reads slowly delays it like any other byte. The
     /// destination is the address the client actually reached (a listener on 0.0.0.0 or a VIP).
-    private func queueProxyHeader(_ c: UnsafeMutablePointer<Connection>) -> Bool {
-        let version: ProxyProtocolVersion = poolRules[Int(c.pointee.pool)].proxyHeader == 1 ? .v1 : .v2
+    private func queueProxyHeader(_ c: UnsafeMutablePointer<Connection>, _ version: ProxyProtocolVersion) -> Bool {
         let destination = Socket.localEndpoint(c.pointee.client) ?? plan.listeners[Int(c.pointee.listener)].endpoint
         let length = ProxyHeader.encode(version, transport: .stream, client: c.pointee.peer, listener: destination,
                                         into: UnsafeMutableRawBufferPointer(start: copyBuffer, count: Worker.copyBufferSize))

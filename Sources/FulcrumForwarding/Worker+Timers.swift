@@ -98,7 +98,7 @@ extension Worker {
         }
         if c.pointee.client >= 0 { close(c.pointee.client) }
         if c.pointee.server >= 0 { close(c.pointee.server) }
-        openCounts[Int(c.pointee.listener)].wrappingDecrement(ordering: .relaxed)
+        listenerOpen[Int(c.pointee.listener)].wrappingDecrement(ordering: .relaxed)
         table.free(slot)
     }
 

@@ -2,6 +2,7 @@ import Atomics
 import CFulcrumLinux
 import FulcrumAddress
 import FulcrumPools
+import FulcrumProxyProtocol
 import FulcrumSystem
 import Glibc
 import Logging
@@ -33,8 +34,8 @@ public final class Worker: @unchecked Sendable {
         var retries: Int32
         var memberBase: Int32
         var countsOpen: Bool
-        /// 0 plain, 1 PROXY v1, 2 PROXY v2.
-        var proxyHeader: UInt8
+        /// The PROXY header sent to members first, or nil for plain.
+        var proxyHeader: ProxyProtocolVersion?
         /// on_member_down = shutdown_sessions.
         var shutdownOnDown: Bool
     }
@@ -43,7 +44,8 @@ public final class Worker: @unchecked Sendable {
     let plan: ForwardingPlan
     let listenerRules: [ListenerRules]
     let poolRules: [PoolRules]
-    let openCounts: [ManagedAtomic<Int>]
+    /// Per listener: its open connections across all workers (for connection_limit).
+    let listenerOpen: [ManagedAtomic<Int>]
     let allowedCIDRs: [[CIDR]]
     /// Member sockaddrs, indexed by pool memberBase + member index.
     let memberAddresses: [SocketAddress]
@@ -104,10 +106,10 @@ public final class Worker: @unchecked Sendable {
         }
         poolRules = plan.pools.map {
             PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase), countsOpen: $0.countsOpen,
-                      proxyHeader: $0.proxyHeader == nil ? 0 : ($0.proxyHeader == .v1 ? 1 : 2),
+                      proxyHeader: $0.proxyHeader,
                       shutdownOnDown: $0.shutdownOnDown)
         }
-        openCounts = plan.listeners.map(\.open)
+        listenerOpen = plan.listeners.map(\.open)
         allowedCIDRs = plan.listeners.map(\.allowedCIDRs)
         memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
         self.logger = logger
