@@ -103,7 +103,9 @@ let package = Package(
         .testTarget(name: "FulcrumIntegrationTests", dependencies: [
             "FulcrumAddress",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ],
+                    // Python helpers the tests run (selenium driver, Prometheus parser).
+                    exclude: ["browser", "metrics"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -69,6 +69,30 @@ return {
 """
 
 
+# The page keeps only points of the last five minutes by the clock of status.json's info.now
+# (unix seconds): /history.json must use the same clock, or the history it loads is dropped
+# at the first poll and the charts start empty at every page load.
+HISTORY_JS = """
+var done = arguments[arguments.length - 1];
+function get(url) {
+  return fetch(url, { cache: "no-store" }).then(function (r) {
+    if (!r.ok) { throw new Error(url + ": HTTP " + r.status); }
+    return r.json();
+  });
+}
+Promise.all([get("/history.json"), get("/status.json")]).then(function (v) {
+  var history = v[0] || {}, now = (v[1].info || {}).now, newest = {};
+  ["listeners", "members"].forEach(function (kind) {
+    Object.keys(history[kind] || {}).forEach(function (key) {
+      var series = history[kind][key];
+      newest[kind + " " + key] = series.length ? series[series.length - 1][0] : null;
+    });
+  });
+  done({ now: now, newest: newest });
+}).catch(function (e) { done({ error: String(e) }); });
+"""
+
+
 def log(message):
     sys.stderr.write("status_page_check: %s\n" % message)
     sys.stderr.flush()
@@ -109,6 +133,10 @@ def make_driver():
     # An explicit driver path: selenium-manager is never asked to download one.
     service = Service(executable_path=CHROMEDRIVER, log_path=os.devnull)
     driver = webdriver.Chrome(service=service, options=options)
+    # --window-size counts the (invisible) window frame in new headless mode; make the page's
+    # viewport, and so the screenshot, exactly 1280x900.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     driver.set_page_load_timeout(15)
     driver.set_script_timeout(5)
     return driver
@@ -136,7 +164,25 @@ def wait_for_go(timeout):
         raise CheckFailed("stdin closed before the go-ahead line")
 
 
+def check_history_clock(driver, summary, problems):
+    result = driver.execute_async_script(HISTORY_JS)
+    summary["history_clock"] = result
+    if result.get("error"):
+        problems.append("cannot read /history.json and /status.json: %s" % result["error"])
+        return
+    now = result.get("now")
+    stale = {key: t for key, t in result.get("newest", {}).items()
+             if t is not None and not (isinstance(now, (int, float)) and now - 10 <= t <= now + 2)}
+    if stale:
+        problems.append(
+            "/history.json points are not on status.json's clock (info.now = %s, newest points: %s): "
+            "the page drops them as older than 5 minutes, so its charts start empty"
+            % (now, ", ".join("%s at %s" % item for item in sorted(stale.items()))))
+
+
 def run(driver, args, summary):
+    problems = []
+    summary["problems"] = problems
     started = time.monotonic()
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": ERROR_HOOK})
     driver.get(args.url)
@@ -154,6 +200,7 @@ def run(driver, args, summary):
     already = sorted(i for i, s in state["cells"].items() if s == "ERROR")
     if already:
         raise CheckFailed("members already ERROR before the kill: %s" % ", ".join(already))
+    check_history_clock(driver, summary, problems)
     # Survives only as long as this very document does.
     driver.execute_script("window.__fulcrumMarker = 'no-reload';")
 
@@ -196,7 +243,6 @@ def run(driver, args, summary):
     summary["screenshot"] = args.screenshot
     summary["screenshot_bytes"] = os.path.getsize(args.screenshot)
 
-    problems = []
     if state["marker"] != "no-reload":
         problems.append("the page was reloaded or navigated away (marker lost)")
     if state["cells"].get(args.dying) != "ERROR":
@@ -223,8 +269,10 @@ def run(driver, args, summary):
 def main():
     args = parse_args()
     # SIGTERM from the test on a timeout: unwind, so the finally below stops Chromium and
-    # chromedriver instead of leaving them behind.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+    # chromedriver instead of leaving them behind, and the summary still says what was seen.
+    def terminated(*_):
+        raise CheckFailed("terminated by SIGTERM (the caller stopped waiting)")
+    signal.signal(signal.SIGTERM, terminated)
     summary = {"ok": False, "url": args.url, "dying": args.dying, "members": args.member}
     code = 1
     driver = None
