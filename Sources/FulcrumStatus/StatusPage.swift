@@ -180,6 +180,8 @@ canvas.spark { display: block; }
     ctx.clearRect(0, 0, width, height);
     return { ctx: ctx, width: width, height: height };
   }
+  // Sub-millisecond checks (loopback, a refused port) read "0.2 ms", not "0 ms".
+  function checkDuration(ms) { return (ms < 10 ? ms.toFixed(1) : String(Math.round(ms))) + " ms"; }
   function drawChart(canvas, lines, now, options) {
     if (!canvas) { return; }
     var drawn = 0;
@@ -192,7 +194,12 @@ canvas.spark { display: block; }
     lines.forEach(function (line) {
       line.points.forEach(function (p) { if (p[0] >= start) { peak = Math.max(peak, num(p[1])); } });
     });
-    var scale = peak > 0 ? peak * 1.1 : 1;
+    // A round step (1, 2 or 5 times a power of ten, at least 1) so the four grid lines read
+    // as whole numbers: 0, 5, 10, 15, 20 rather than 0, 6.05, 12.1.
+    var rough = Math.max(peak * 1.05 / 4, 1);
+    var power = Math.pow(10, Math.floor(Math.log10(rough)));
+    var step = [1, 2, 5, 10].map(function (f) { return f * power; }).filter(function (s) { return s >= rough; })[0];
+    var scale = step * 4;
     function x(t) { return left + (t - start) / WINDOW_S * (right - left); }
     function y(v) { return bottom - num(v) / scale * (bottom - top); }
     if (options.axes) {
@@ -318,7 +325,7 @@ canvas.spark { display: block; }
         badge.setAttribute("data-status", String(m.status));
         statusCell.appendChild(badge);
         cell(row, health && health.last_check ? health.last_check : "-");
-        cell(row, health && health.last_check ? Math.round(num(health.last_check_duration_ms)) + " ms" : "-", true);
+        cell(row, health && health.last_check ? checkDuration(num(health.last_check_duration_ms)) : "-", true);
         cell(row, num(m.weight), true);
         cell(row, m.admin_state_up === false ? "disabled" : m.admin_state);
         cell(row, num(m.current), true);
