@@ -24,6 +24,8 @@ public final class ControlServer: @unchecked Sendable {
     var listeners: [(fd: Int32, kind: ControlConnection.Kind)] = []
     var connections: [ControlConnection?] = []
     var freeSlots: [Int] = []
+    /// Listeners taken out of epoll after accept ran out of descriptors.
+    var pausedListeners: [Int] = []
     /// Per slot: the generation of its latest client.
     var generations: [UInt32] = []
     var open = 0
@@ -126,6 +128,7 @@ public final class ControlServer: @unchecked Sendable {
                 // Wall-clock time: the page plots each point against the snapshot's `now`.
                 history.record(reader.snapshot(), atMs: WallClock.unixMilliseconds())
                 expireClients(now: now)
+                resumeListeners()
                 nextSampleMs = now + 1000
             }
             let ready: Int
@@ -165,9 +168,14 @@ public final class ControlServer: @unchecked Sendable {
                 case let .done(accepted): fd = accepted
                 }
             } catch {
-                // Out of descriptors: make room by closing the least recently active client.
-                if !evictOldest() { return }
-                continue
+                // Out of descriptors: make room by closing the least recently active client. With
+                // none to close, the level-triggered listener would wake this thread in a loop:
+                // leave it out of epoll until the next sample tick.
+                if evictOldest() { continue }
+                loop.poll.remove(listenFD)
+                pausedListeners.append(index)
+                logger.warning("status listener out of descriptors: not accepting for a second", metadata: ["error": "\(error)"])
+                return
             }
             if open >= ControlServer.maxConnections { _ = evictOldest() }
             let now = cfl_monotonic_ms()
@@ -347,6 +355,13 @@ public final class ControlServer: @unchecked Sendable {
         connections[slot] = nil
         freeSlots.append(slot)
         open -= 1
+    }
+
+    private func resumeListeners() {
+        for index in pausedListeners {
+            try? loop.poll.add(listeners[index].fd, events: EventPoll.readable, data: ControlServer.listenerTag | UInt64(index))
+        }
+        pausedListeners.removeAll()
     }
 
     /// Closes the least recently active client; false when there is none.
