@@ -20,8 +20,8 @@ struct ControlConnection {
     var lastActivityMs: Int64
     /// HTTP: when the request head must be complete (slowloris).
     var deadlineMs: Int64
-    /// Whether epoll currently watches for writability.
-    var watchingWrites = false
+    /// The epoll events currently asked for (readable + read hangup at accept).
+    var watching: UInt32
 
     var pendingOutput: Int { output.count - written }
 

@@ -191,7 +191,8 @@ public final class ControlServer: @unchecked Sendable {
             if kind != .http, let cred = UnixSocket.peerCredentials(fd) { peer = Peer(pid: cred.pid, uid: cred.uid) }
             connections[slot] = ControlConnection(fd: fd, kind: kind, generation: generation, peer: peer,
                                                   lastActivityMs: now,
-                                                  deadlineMs: now + ControlServer.httpDeadlineMs)
+                                                  deadlineMs: now + ControlServer.httpDeadlineMs,
+                                                  watching: EventPoll.readable | EventPoll.readHangup)
             open += 1
             do {
                 try loop.poll.add(fd, events: EventPoll.readable | EventPoll.readHangup, data: eventData(slot))
@@ -206,11 +207,16 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private func service(_ slot: Int, events: UInt32) {
+        // EPOLLHUP / EPOLLERR come whether asked for or not: the client is gone both ways.
+        if events & (EventPoll.hangup | EventPoll.error) != 0 {
+            closeConnection(slot)
+            return
+        }
         if events & EventPoll.writable != 0 {
             flush(slot)
             guard connections[slot] != nil else { return }
         }
-        if events & (EventPoll.readable | EventPoll.hangup | EventPoll.error | EventPoll.readHangup) != 0 {
+        if events & (EventPoll.readable | EventPoll.readHangup) != 0 {
             read(slot)
         }
     }
@@ -230,8 +236,14 @@ public final class ControlServer: @unchecked Sendable {
             return
         }
         guard n > 0 else {
-            // The client is gone or done sending; whatever it asked has been answered.
-            closeConnection(slot)
+            // Done sending (a half-close, as `socat` does): the reply still owed goes out first.
+            if c.pendingOutput > 0 && c.kind != .http {
+                c.closing = true
+                connections[slot] = c
+                flush(slot)
+            } else {
+                closeConnection(slot)
+            }
             return
         }
         c.lastActivityMs = cfl_monotonic_ms()
@@ -257,7 +269,9 @@ public final class ControlServer: @unchecked Sendable {
             }
         }
         c.input.removeFirst(start)
-        if !c.closing && c.input.count > ControlConnection.maxInput {
+        // Only a line that is itself too long ends the session; unprocessed whole lines wait
+        // (reading stops while the client owes us a read).
+        if !c.closing && c.input.count > ControlConnection.maxInput && !c.input.contains(UInt8(ascii: "\n")) {
             c.output.append(contentsOf: "error: command line longer than \(ControlConnection.maxInput) bytes; closing\n\n".utf8)
             c.input = []
             c.closing = true
@@ -337,16 +351,20 @@ public final class ControlServer: @unchecked Sendable {
                 return
             }
         }
+        // Read only while there is room for replies and the session goes on: a client that does
+        // not read its replies is not read either (level-triggered input would otherwise wake
+        // this thread in a loop), and a closing session only writes.
+        let wantReads = !c.closing && c.pendingOutput < ControlConnection.maxPendingOutput
         let wantWrites = c.pendingOutput > 0
-        if wantWrites != c.watchingWrites {
-            c.watchingWrites = wantWrites
-            let events = EventPoll.readable | EventPoll.readHangup | (wantWrites ? EventPoll.writable : 0)
+        let events = (wantReads ? EventPoll.readable | EventPoll.readHangup : 0) | (wantWrites ? EventPoll.writable : 0)
+        if events != c.watching {
+            c.watching = events
             connections[slot] = c
             do { try loop.poll.modify(c.fd, events: events, data: eventData(slot)) } catch { closeConnection(slot); return }
         }
         connections[slot] = c
         // Lines held back while the output was full can go now.
-        if !wantWrites && c.kind != .http && !c.closing && c.input.contains(UInt8(ascii: "\n")) { handleCommands(slot) }
+        if wantReads && c.kind != .http && c.input.contains(UInt8(ascii: "\n")) { handleCommands(slot) }
     }
 
     private func closeConnection(_ slot: Int) {

@@ -92,17 +92,30 @@ enum PrometheusCheck {
     /// Nil when the text passes; else what the checker said.
     static func problems(_ text: String, require: [String] = []) throws -> String? {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + require.flatMap { ["--require", $0] }
+        // Debian's python3 (where python3-prometheus-client installs), else whatever PATH has.
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+            process.arguments = [script]
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script]
+        }
+        process.arguments! += require.flatMap { ["--require", $0] }
         let input = Pipe(), out = Pipe(), err = Pipe()
         process.standardInput = input
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let group = DispatchGroup()
-        var outData = Data(), errData = Data()
-        DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = Locked(Data()), errData = Locked(Data())
+        DispatchQueue.global().async(group: group) {
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            outData.withLock { $0 = data }
+        }
+        DispatchQueue.global().async(group: group) {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            errData.withLock { $0 = data }
+        }
         input.fileHandleForWriting.write(Data(text.utf8))
         try input.fileHandleForWriting.close()
         guard group.wait(timeout: .now() + 30) == .success else {
@@ -110,12 +123,13 @@ enum PrometheusCheck {
             throw TestFailure("prometheus_parse.py did not finish within 30 s")
         }
         process.waitUntilExit()
-        let stderr = String(decoding: errData, as: UTF8.self)
+        let stdout = String(decoding: outData.current, as: UTF8.self)
+        let stderr = String(decoding: errData.current, as: UTF8.self)
         if stderr.contains("No module named 'prometheus_client'") {
             throw TestFailure("python3 has no prometheus_client: install python3-prometheus-client (Debian) or pip install prometheus_client")
         }
-        if process.terminationStatus == 0 && String(decoding: outData, as: UTF8.self).hasPrefix("ok:") { return nil }
-        return "exit \(process.terminationStatus): \(stderr)\(String(decoding: outData, as: UTF8.self))"
+        if process.terminationStatus == 0 && stdout.hasPrefix("ok:") { return nil }
+        return "exit \(process.terminationStatus): \(stderr)\(stdout)"
     }
 }
 
@@ -156,7 +170,7 @@ struct MetricSamples {
 }
 
 /// VmRSS of a process in KiB.
-func residentKiB(_ pid: Int32) throws -> Int {
+func procResidentKiB(_ pid: Int32) throws -> Int {
     let text = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
     guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
           let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
@@ -166,12 +180,19 @@ func residentKiB(_ pid: Int32) throws -> Int {
 }
 
 /// Open descriptors of a process.
-func openDescriptors(_ pid: Int32) -> Int {
+func procOpenDescriptors(_ pid: Int32) -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
 }
 
+/// What each open descriptor of a process is (socket:[inode], pipe:[inode], a path), for messages.
+func procDescriptorTargets(_ pid: Int32) -> [String] {
+    let dir = "/proc/\(pid)/fd"
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+    return entries.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(dir)/\($0)") }.sorted()
+}
+
 /// Reply lines without their "\n".
-func replyLines(_ reply: String) -> [String] {
+func statusReplyLines(_ reply: String) -> [String] {
     reply.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
 }
 
@@ -284,11 +305,21 @@ final class StatusSocketTests: UDPTestCase {
         XCTAssertTrue(page.header("content-type")?.hasPrefix("text/html") ?? false, "\(page.headers)")
         XCTAssertTrue(page.body.contains("<canvas"), "the page draws charts on a canvas")
 
+        let query = try ControlHTTP.get(port: s.httpPort, "/metrics?name=x")
+        XCTAssertEqual(query.status, 200, "a query string is ignored: \(query.statusLine)")
         let missing = try ControlHTTP.get(port: s.httpPort, "/nosuch")
         XCTAssertEqual(missing.status, 404, missing.statusLine)
         let post = try ControlHTTP.request(port: s.httpPort,
             "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\n\r\nabc")
         XCTAssertEqual(post.status, 405, post.statusLine)
+
+        // Both sockets are srw-rw---- (the contract's 0660).
+        for path in [s.dir.statusSocket, s.readOnly] {
+            var st = Glibc.stat()
+            XCTAssertEqual(lstat(path, &st), 0, "lstat \(path)")
+            XCTAssertEqual(st.st_mode & S_IFMT, S_IFSOCK, "\(path) is a socket")
+            XCTAssertEqual(st.st_mode & 0o777, 0o660, "mode of \(path): \(String(st.st_mode & 0o777, radix: 8))")
+        }
 
         // The socket still answers after all that.
         XCTAssertTrue(try control.command("show info").contains("pid: \(s.daemon.pid)\n"))
@@ -376,9 +407,33 @@ final class StatusSocketTests: UDPTestCase {
         XCTAssertEqual(try m.value("fulcrum_member_bytes_sent_total", u1), udpIn)
         XCTAssertEqual(try m.value("fulcrum_member_bytes_received_total", u1), udpOut)
 
+        // A connection still open: counted in scur, its bytes counted as they pass.
+        let open = try connect(port: s.webPort, ioTimeout: 10)
+        try open.send([UInt8](repeating: 0x5A, count: 50_000))
+        let live: [(String, String, Int)] = [
+            ("web/FRONTEND", "scur", 1), ("web/FRONTEND", "stot", 21), ("web/FRONTEND", "bin", bytesIn + 50_000),
+            ("web/a", "scur", 1), ("web/a", "stot", 21), ("web/a", "bin", bytesIn + 50_000), ("web/a", "bout", bytesOut),
+        ]
+        _ = waitUntil(timeout: 3, interval: 0.1) {
+            guard let r = try? StatRows(try control.command("show stat")) else { return false }
+            return live.allSatisfy { (try? r.int($0.0, $0.1)) == $0.2 }
+        }
+        rows = try StatRows(try control.command("show stat"))
+        for (row, field, value) in live {
+            XCTAssertEqual(try rows.int(row, field), value, "show stat \(row) \(field) with a connection open")
+        }
+        XCTAssertEqual(try MetricSamples(try control.command("show metrics")).value("fulcrum_listener_current_connections", web), 1)
+        open.shutdownWrite()
+        XCTAssertEqual(try open.readToEOF(limit: reply, totalTimeout: 10).count, reply)
+        open.close()
+        _ = waitUntil(timeout: 3, interval: 0.1) { (try? StatRows(try control.command("show stat")).int("web/a", "scur")) == 0 }
+        rows = try StatRows(try control.command("show stat"))
+        XCTAssertEqual(try rows.int("web/a", "scur"), 0, "web/a scur after the last close")
+        XCTAssertEqual(try rows.int("web/a", "bout"), bytesOut + reply, "web/a bout after the last close")
+
         let info = try control.command("show info")
-        XCTAssertTrue(info.contains("total_connections: 25\n"), "show info counts 20 connections + 5 sessions:\n\(info)")
-        XCTAssertTrue(info.contains("bytes_in: \(bytesIn + udpIn)\n"), "show info bytes_in:\n\(info)")
+        XCTAssertTrue(info.contains("total_connections: 26\n"), "show info counts 21 connections + 5 sessions:\n\(info)")
+        XCTAssertTrue(info.contains("bytes_in: \(bytesIn + 50_000 + udpIn)\n"), "show info bytes_in:\n\(info)")
     }
 
     /// Unknown commands, unknown pools, weight and state out of range, an empty line: each is
@@ -392,13 +447,15 @@ final class StatusSocketTests: UDPTestCase {
                         "", "show", "show stat xml", "shutdown sessions member web", "set member web/a/b state drain",
                         "show members nosuch", "SHOW INFO", "help me"] {
             let reply = try control.command(command)
-            let lines = replyLines(reply)
+            let lines = statusReplyLines(reply)
             XCTAssertEqual(lines.count, 1, "\(command.debugDescription) → one line: \(reply.debugDescription)")
             XCTAssertTrue(lines.first?.hasPrefix("error: ") ?? false, "\(command.debugDescription) → \(reply.debugDescription)")
         }
         let info = try control.command("show info")
         XCTAssertTrue(info.contains("pid: \(s.daemon.pid)\n"), "show info after the errors:\n\(info)")
         XCTAssertFalse(try control.command("help").hasPrefix("error:"))
+        XCTAssertTrue(try control.command("show info\r").contains("pid: \(s.daemon.pid)\n"), "a telnet-style CRLF line")
+        XCTAssertTrue(try control.command(" \tshow  \t info ").contains("pid: \(s.daemon.pid)\n"), "blanks around words")
 
         // Several commands in one write are answered in order.
         try control.write("frobnicate\nshow info\n\nshow stat\n")
@@ -414,7 +471,7 @@ final class StatusSocketTests: UDPTestCase {
         let readOnly = try StatusSocketClient(path: s.readOnly)
         for command in ["set member web/a state drain", "set member web/a weight 5", "shutdown sessions member web/a"] {
             let reply = try readOnly.command(command)
-            XCTAssertEqual(replyLines(reply).count, 1, "read-only \(command): \(reply)")
+            XCTAssertEqual(statusReplyLines(reply).count, 1, "read-only \(command): \(reply)")
             XCTAssertTrue(reply.hasPrefix("error: ") && reply.contains("read-only"), "read-only \(command): \(reply)")
         }
         let roRows = try StatRows(try readOnly.command("show stat"))
@@ -437,7 +494,7 @@ final class StatusSocketTests: UDPTestCase {
         let s = try start()
         let control = try StatusSocketClient(path: s.dir.statusSocket)
         let reply = try control.command("set member web/a state drain")
-        XCTAssertEqual(replyLines(reply), ["member web/a: state drain (was ready)"])
+        XCTAssertEqual(statusReplyLines(reply), ["member web/a: state drain (was ready)"])
         let line = s.daemon.waitForLog(timeout: 5) {
             $0.metadata["pool"] == "web" && $0.metadata["member"] == "a" && $0.metadata["peer_pid"] != nil
         }
@@ -446,7 +503,7 @@ final class StatusSocketTests: UDPTestCase {
         XCTAssertEqual(line?.metadata["peer_uid"], "\(getuid())", "peer_uid: \(line?.raw ?? "")")
         XCTAssertEqual(line?.metadata["state"], "drain", "state: \(line?.raw ?? "")")
 
-        XCTAssertEqual(replyLines(try control.command("set member web/b weight 9")), ["member web/b: weight 9 (was 3)"])
+        XCTAssertEqual(statusReplyLines(try control.command("set member web/b weight 9")), ["member web/b: weight 9 (was 3)"])
         let weightLine = s.daemon.waitForLog(timeout: 5) { $0.metadata["member"] == "b" && $0.metadata["weight"] == "9" }
         XCTAssertEqual(weightLine?.metadata["pool"], "web", "weight change log: \(weightLine?.raw ?? "none")")
         XCTAssertEqual(weightLine?.metadata["peer_uid"], "\(getuid())")
@@ -454,5 +511,19 @@ final class StatusSocketTests: UDPTestCase {
         let rows = try StatRows(try control.command("show stat"))
         XCTAssertEqual(rows.text("web/a", "admin_state"), "drain")
         XCTAssertEqual(rows.text("web/b", "weight"), "9")
+    }
+
+    /// A client that sends its commands and half-closes (as `printf … | socat - UNIX-CONNECT:…`
+    /// does) still gets every reply, also when they are far more than a socket buffer holds.
+    func testHalfClosingClientGetsEveryReply() throws {
+        let s = try start()
+        let control = try StatusSocketClient(path: s.dir.statusSocket)
+        let single = try control.command("show metrics")
+        try control.write(String(repeating: "show metrics\n", count: 200))
+        XCTAssertEqual(shutdown(control.fd, Int32(SHUT_WR)), 0)
+        for i in 0..<200 {
+            XCTAssertEqual(try control.readReply(), single,
+                           "reply \(i) of 200 after the half-close (\(200 * single.utf8.count) bytes in all)")
+        }
     }
 }
