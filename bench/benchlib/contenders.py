@@ -264,7 +264,9 @@ class Fulcrum(Contender):
         self.grace_ms = 1000
 
     def command(self):
-        lines = [f"workers = {self.workers}", f"shutdown_grace = {self.grace_ms}", ""]
+        lines = [f"workers = {self.workers}", f"shutdown_grace = {self.grace_ms}", "",
+                 # The status socket lives in the run's directory (/run/fulcrum may not exist).
+                 "[status]", f'socket = "{os.path.join(self.dir, "status.sock")}"', ""]
         listeners = [(svc, "TCP", port) for svc, port in self.ports.items()]
         if self.udp:
             listeners += [("iperf_udp", "UDP", self.ports["iperf"]), ("sockperf_udp", "UDP", self.ports["sockperf"])]
