@@ -12,7 +12,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
     ],
     targets: [
@@ -28,12 +27,14 @@ let package = Package(
         ),
         // IP addresses and CIDRs as plain values: parsed once, compared without allocation.
         .target(name: "FulcrumAddress"),
+        // TOML 1.0 with positions: pure Swift, no recursion input can drive, linear time.
+        .target(name: "FulcrumTOML"),
         // One syscall layer: EINTR retried in one place, EAGAIN as a value, typed errno errors.
         .target(name: "FulcrumSystem", dependencies: ["CFulcrumLinux", "FulcrumAddress"]),
         // Drop-in discovery, merge, decode and validation into an immutable model.
         .target(name: "FulcrumConfig", dependencies: [
             "FulcrumAddress",
-            .product(name: "TOMLKit", package: "TOMLKit"),
+            "FulcrumTOML",
         ]),
         // What the status outputs show: one snapshot type, its renderers (CSV, JSON, table,
         // Prometheus text, HTML page) and the status-socket command grammar. Pure values.
@@ -73,12 +74,15 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // libFuzzer target for the config loader (scripts/fuzz config); a replayer when built plainly.
+        .executableTarget(name: "fuzz-config", dependencies: ["FulcrumConfig"], path: "Fuzz/FuzzConfig"),
         // The operator's CLI over the status socket.
         .executableTarget(name: "fulcrumctl", dependencies: [
             "FulcrumStatus", "FulcrumSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
+        .testTarget(name: "FulcrumTOMLTests", dependencies: ["FulcrumTOML"], resources: [.copy("toml-test")]),
         .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
         .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "CAllocationCounter"],
                     resources: [.copy("Fixtures")]),

@@ -1,4 +1,9 @@
 import FulcrumAddress
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The schema's top level and the checks that span objects. Decoding never stops at the
 /// first problem: everything is reported to `diagnostics`, and the Config is only returned
@@ -10,6 +15,9 @@ struct ConfigDecoder {
     let onlineCPUs: Int
     /// Position of each file in load order, so "first defined" means the same as on disk.
     let fileOrder: [String: Int]
+    /// Descriptor and memory limits for the UDP session budget; read only when a UDP listener
+    /// needs them. Tests of the budget call `UDPSessionBudget.check` with their own values.
+    var systemLimits: () -> SystemLimits = SystemLimits.current
 
     func decode(_ root: TOMLNode) -> Config? {
         guard let top = TableReader(root, path: [], diagnostics: diagnostics) else { return nil }
@@ -23,7 +31,7 @@ struct ConfigDecoder {
         let status = decodeStatus(top)
 
         let poolTables = top.namedTables("pool", kind: "pool", header: "pool.NAME")
-        let pools = poolTables.map { PoolSchema.decode(name: $0.name, $0.reader) }
+        let pools = poolTables.map { PoolSchema.decode(name: $0.name, $0.reader, order: definitionOrder) }
         let listeners = top.namedTables("listener", kind: "listener", header: "listener.NAME")
             .map { ListenerSchema.decode(name: $0.name, $0.reader) }
         if listeners.isEmpty, top.isEmpty("listener") {
@@ -36,6 +44,9 @@ struct ConfigDecoder {
         checkDefaultPools(listeners, poolNames: poolNames)
         checkBindConflicts(listeners)
         checkPoolProtocols(listeners, pools: pools.compactMap { $0 })
+        if let workers, let udpMaxSessions {
+            checkUDPSessionBudget(top, udpMaxSessions: udpMaxSessions, workers: workers, listeners: listeners)
+        }
 
         guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let status else {
             return nil
@@ -69,14 +80,14 @@ struct ConfigDecoder {
         let readonly: String?? = status.entries["readonly_socket"] == nil ? .some(nil)
             : socketPath(status, "readonly_socket", default: nil).map { Optional($0) }
         let group: String?? = status.entries["group"] == nil ? .some(nil)
-            : status.string("group", expected: "a group name string", default: nil) { name in
+            : status.plainString("group", expected: "a group name string", default: nil) { name in
                 guard (1...32).contains(name.utf8.count), name.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }) else {
                     return .invalid("\(quoted(name)) is not a group name; allowed: 1..32 printable characters without spaces or colons")
                 }
                 return .valid(name)
             }.map { Optional($0) }
         let metrics: Endpoint?? = status.entries["metrics_listen"] == nil ? .some(nil)
-            : status.string("metrics_listen", expected: "an \"ADDRESS:PORT\" string", default: nil) { text in
+            : status.plainString("metrics_listen", expected: "an \"ADDRESS:PORT\" string", default: nil) { text in
                 let allowed = "allowed: \"ADDRESS:PORT\" such as \"127.0.0.1:9469\" or \"[::1]:9469\", port 1..65535"
                 guard let colon = text.lastIndex(of: ":") else { return .invalid("\(quoted(text)) has no port; \(allowed)") }
                 var host = String(text[..<colon])
@@ -96,8 +107,8 @@ struct ConfigDecoder {
 
     private func socketPath(_ status: TableReader, _ key: String, default fallback: String?) -> String? {
         let example = "such as \"\(Config.defaultStatusSocket)\""
-        return status.string(key, expected: "an absolute path string", default: fallback) { path in
-            guard path.hasPrefix("/"), !path.utf8.contains(0) else {
+        return status.plainString(key, expected: "an absolute path string", default: fallback) { path in
+            guard path.hasPrefix("/") else {
                 return .invalid("\(quoted(path)) is not an absolute path; allowed: an absolute path \(example)")
             }
             // sun_path holds 108 bytes including the terminating NUL; longer paths cannot bind.
@@ -112,9 +123,11 @@ struct ConfigDecoder {
     /// A pool's protocol must suit every listener that uses it: PROXY v1 has no UDP form,
     /// and an explicit TCP/UDP pool serves only that transport.
     private func checkPoolProtocols(_ listeners: [DecodedListener], pools: [Pool]) {
+        // By name, so thousands of listeners do not each scan thousands of pools.
+        let protocols = Dictionary(pools.map { ($0.name, $0.proxyProtocol) }, uniquingKeysWith: { first, _ in first })
         for decoded in listeners {
             guard let listener = decoded.listener, let (poolName, origin) = decoded.defaultPool,
-                  let pool = pools.first(where: { $0.name == poolName }), let proto = pool.proxyProtocol else { continue }
+                  let proto = protocols[poolName] ?? nil else { continue }
             let ok: Bool
             switch (listener.transport, proto) {
             case (.tcp, .tcp), (.tcp, .proxy), (.tcp, .proxyV2), (.udp, .udp), (.udp, .proxyV2): ok = true
@@ -130,9 +143,14 @@ struct ConfigDecoder {
     }
 
     private func checkDefaultPools(_ listeners: [DecodedListener], poolNames: [String]) {
-        let defined = poolNames.isEmpty ? "none" : poolNames.sorted().joined(separator: ", ")
+        let known = Set(poolNames)
+        // The list helps with a typo among a few pools; with thousands it would bury the problem.
+        let shown = 20
+        let sorted = poolNames.sorted()
+        var defined = sorted.isEmpty ? "none" : sorted.prefix(shown).joined(separator: ", ")
+        if sorted.count > shown { defined += ", … (\(sorted.count - shown) more)" }
         for listener in listeners {
-            guard let (pool, origin) = listener.defaultPool, !poolNames.contains(pool) else { continue }
+            guard let (pool, origin) = listener.defaultPool, !known.contains(pool) else { continue }
             diagnostics.report(origin, ["listener", listener.name, "default_pool"],
                                "pool \(quoted(pool)) is not defined; defined pools: \(defined)",
                                needsWholeConfig: true)
@@ -141,19 +159,81 @@ struct ConfigDecoder {
 
     /// Listeners whose sockets would collide. With SO_REUSEPORT a second bind to the same
     /// address may even succeed and silently split traffic, so overlaps are refused here.
+    /// Each listener is reported once, against the first-defined listener it collides with,
+    /// in time linear in the number of listeners (one dictionary per transport and port).
     private func checkBindConflicts(_ listeners: [DecodedListener]) {
+        struct PortKey: Hashable {
+            var transport: TransportProtocol
+            var port: UInt16
+        }
+        /// The first listener (index into `bound`) of each kind seen so far on one transport and port.
+        struct Seen {
+            var byAddress: [IPAddress: Int] = [:]
+            var anyIPv4: Int?
+            var any: Int?
+            var wildcardIPv4: Int?
+            var wildcardIPv6: Int?
+        }
         let bound = listeners.filter { $0.binding != nil }
-            .sorted { definitionOrder($0.origin, $0.name) < definitionOrder($1.origin, $1.name) }
+            .map { (key: definitionOrder($0.origin, $0.name), listener: $0) }
+            .sorted { $0.key < $1.key }
+            .map(\.listener)
+        var seen: [PortKey: Seen] = [:]
         for (index, later) in bound.enumerated() {
-            for earlier in bound[..<index] {
-                guard let overlap = overlap(earlier.binding!, later.binding!) else { continue }
-                let place = earlier.origin.line.map { "\(earlier.origin.file):\($0)" } ?? earlier.origin.file
-                diagnostics.report(later.origin, ["listener", later.name],
-                                   "\(later.binding!.description) conflicts with listener \(quoted(earlier.name)) "
-                                       + "on \(earlier.binding!.description) (\(place))\(overlap); "
-                                       + "allowed: one listener per address and port",
-                                   needsWholeConfig: true)
+            let binding = later.binding!
+            let key = PortKey(transport: binding.transport, port: binding.port)
+            var slot = seen[key, default: Seen()]
+            let address = binding.address.unmapped
+            // The earlier listeners that can overlap this one (see `overlap`): the same address;
+            // a wildcard covering it; or, for a wildcard, whatever it covers.
+            var candidates = [slot.byAddress[address], slot.wildcardIPv6]
+            if address.isUnspecified {
+                candidates.append(address.isIPv4 ? slot.anyIPv4 : slot.any)
+            } else if address.isIPv4 {
+                candidates.append(slot.wildcardIPv4)
             }
+            if let first = candidates.compactMap({ $0 }).min() {
+                let earlier = bound[first]
+                if let overlap = overlap(earlier.binding!, binding) {
+                    let place = earlier.origin.line.map { "\(earlier.origin.file):\($0)" } ?? earlier.origin.file
+                    diagnostics.report(later.origin, ["listener", later.name],
+                                       "\(binding.description) conflicts with listener \(quoted(earlier.name)) "
+                                           + "on \(earlier.binding!.description) (\(place))\(overlap); "
+                                           + "allowed: one listener per address and port",
+                                       needsWholeConfig: true)
+                }
+            }
+            if slot.byAddress[address] == nil { slot.byAddress[address] = index }
+            if slot.any == nil { slot.any = index }
+            if address.isIPv4 && slot.anyIPv4 == nil { slot.anyIPv4 = index }
+            if address.isUnspecified {
+                if address.isIPv4 {
+                    if slot.wildcardIPv4 == nil { slot.wildcardIPv4 = index }
+                } else if slot.wildcardIPv6 == nil {
+                    slot.wildcardIPv6 = index
+                }
+            }
+            seen[key] = slot
+        }
+    }
+
+    /// udp_max_sessions × workers against RLIMIT_NOFILE and memory (see `UDPSessionBudget`).
+    private func checkUDPSessionBudget(_ top: TableReader, udpMaxSessions: Int, workers: Int,
+                                       listeners: [DecodedListener]) {
+        let bound = listeners.compactMap(\.binding)
+        let udp = bound.filter { $0.transport == .udp }.count
+        // Session tables and descriptors exist only in workers serving UDP listeners.
+        guard udp > 0 else { return }
+        switch UDPSessionBudget.check(udpMaxSessions: udpMaxSessions, workers: workers, listeners: bound.count,
+                                      udpListeners: udp, limits: systemLimits()) {
+        case .fits:
+            break
+        case .warning:
+            // LEAD: emit this message on the warnings channel once it exists; until then a
+            // config that only warns loads silently (it ran that way before this check).
+            break
+        case let .error(key, message):
+            top.report(key, message)
         }
     }
 
@@ -170,7 +250,7 @@ struct ConfigDecoder {
         return nil
     }
 
-    private func definitionOrder(_ origin: Origin, _ name: String) -> OrderKey {
+    func definitionOrder(_ origin: Origin, _ name: String) -> OrderKey {
         OrderKey(file: fileOrder[origin.file] ?? Int.max, line: origin.line ?? Int.max, name: name)
     }
 }
@@ -184,4 +264,110 @@ struct OrderKey: Comparable {
     static func < (lhs: OrderKey, rhs: OrderKey) -> Bool {
         (lhs.file, lhs.line, lhs.name) < (rhs.file, rhs.line, rhs.name)
     }
+}
+
+/// What the machine the loader runs on allows the daemon.
+public struct SystemLimits: Sendable, Equatable {
+    /// RLIMIT_NOFILE soft limit: how many descriptors the daemon may hold (Int.max when unlimited).
+    public var openFiles: Int
+    /// Physical memory, in bytes.
+    public var physicalMemory: Int
+
+    public init(openFiles: Int, physicalMemory: Int) {
+        self.openFiles = openFiles
+        self.physicalMemory = physicalMemory
+    }
+
+    /// The effectful part, kept to this one function: getrlimit and sysconf for this process.
+    /// The daemon loads its config in the process that then serves (and never raises its soft
+    /// limit), so the soft limit seen here is the workers' limit: systemd's LimitNOFILE under
+    /// the unit. `--check-config` run from a shell sees that shell's limit instead.
+    public static func current() -> SystemLimits {
+        var limit = rlimit()
+        var openFiles = Int.max
+        #if os(Linux)
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        // RLIM_INFINITY is all ones, above Int.max: unlimited.
+        if getrlimit(resource, &limit) == 0, limit.rlim_cur < rlim_t(Int.max) {
+            openFiles = Int(limit.rlim_cur)
+        }
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        var memory = Int.max
+        if pages > 0, pageSize > 0 {
+            let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+            if !overflow { memory = bytes }
+        }
+        return SystemLimits(openFiles: openFiles, physicalMemory: memory)
+    }
+}
+
+/// Whether `udp_max_sessions` per worker fits what the machine allows. A pure function of its
+/// arguments; `SystemLimits.current()` supplies the real limits.
+///
+/// Every worker serving UDP preallocates a session table of udp_max_sessions entries (about
+/// `bytesPerSession` each), and each open session holds a connected socket. The decision:
+/// - memory: tables over a quarter of physical memory are an error — they are allocated in
+///   full when the workers start, so such a config cannot run well anywhere near this machine;
+/// - descriptors: an error only when not even one session per worker fits beside the listener
+///   sockets and a reserve, since then no UDP client could ever be served. When only some of
+///   the sessions fit (the defaults, 65,536 × workers, under a low limit), the daemon runs and
+///   sessions past the limit fail one at a time: a warning, not a refusal.
+/// Configs without UDP listeners allocate nothing and are not checked.
+public enum UDPSessionBudget {
+    public enum Verdict: Sendable, Equatable {
+        case fits
+        /// Loads, but the operator should hear about it.
+        case warning(String)
+        /// `key` is the top-level key the problem is reported at.
+        case error(key: String, message: String)
+    }
+
+    /// Session table bytes per session and worker (table, key, address, descriptor slot…).
+    public static let bytesPerSession = 200
+    /// Descriptors kept for everything else: standard streams, epoll and wake descriptors,
+    /// status sockets, health checks.
+    public static let reservedDescriptors = 64
+
+    public static func check(udpMaxSessions: Int, workers: Int, listeners: Int, udpListeners: Int,
+                             limits: SystemLimits) -> Verdict {
+        guard udpListeners > 0, udpMaxSessions > 0, workers > 0 else { return .fits }
+        let sessions = saturatingProduct(udpMaxSessions, workers)
+        let product = "udp_max_sessions × workers = \(udpMaxSessions) × \(workers) = \(sessions) sessions"
+        // One listening socket per listener in each worker.
+        let fixed = saturatingProduct(listeners, workers) &+ reservedDescriptors
+        let minimum = fixed &+ workers
+        if minimum > limits.openFiles {
+            return .error(key: "workers", message:
+                "workers × (listeners + 1) + \(reservedDescriptors) reserved = \(workers) × (\(listeners) + 1) + "
+                    + "\(reservedDescriptors) = \(minimum) descriptors at the least (a socket per listener in each worker, "
+                    + "and one UDP session); RLIMIT_NOFILE is \(limits.openFiles): lower workers or raise LimitNOFILE")
+        }
+        let bytes = saturatingProduct(sessions, bytesPerSession)
+        let allowedBytes = limits.physicalMemory / 4
+        if bytes > allowedBytes {
+            let perWorker = max(1, allowedBytes / bytesPerSession / workers)
+            return .error(key: "udp_max_sessions", message:
+                "\(product), each preallocating about \(bytesPerSession) bytes of table: \(mebibytes(bytes)) MiB, "
+                    + "over a quarter of the \(mebibytes(limits.physicalMemory)) MiB of physical memory; "
+                    + "lower udp_max_sessions or workers (at most \(perWorker) sessions per worker with \(workers) workers)")
+        }
+        if fixed &+ sessions > limits.openFiles {
+            let perWorker = (limits.openFiles - fixed) / workers
+            return .warning(
+                "\(product), each needs a descriptor; RLIMIT_NOFILE is \(limits.openFiles) "
+                    + "(\(fixed) more go to listener sockets and reserve), so sessions past the limit will be refused: "
+                    + "lower udp_max_sessions to at most \(perWorker) or raise LimitNOFILE")
+        }
+        return .fits
+    }
+
+    private static func saturatingProduct(_ a: Int, _ b: Int) -> Int {
+        let (product, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? Int.max : product
+    }
+
+    private static func mebibytes(_ bytes: Int) -> Int { bytes >> 20 }
 }

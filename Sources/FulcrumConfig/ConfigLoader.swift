@@ -1,4 +1,4 @@
-import TOMLKit
+import FulcrumTOML
 
 /// A configuration that passed every check, with what was read to build it.
 public struct LoadedConfig: Sendable {
@@ -8,6 +8,9 @@ public struct LoadedConfig: Sendable {
     /// One line for logs and `--check-config`, e.g.
     /// "configuration OK: 2 listeners, 1 pool, 3 members, 2 workers (3 files)".
     public var summary: String
+    /// Things read past but worth saying (a conf.d file not ending in .toml, package-manager
+    /// leftovers): --check-config prints them, the daemon logs them.
+    public var warnings: [ConfigProblem] = []
 
     public init(config: Config, files: [String]) {
         self.config = config
@@ -30,9 +33,20 @@ public enum ConfigLoader {
     public static func load(directory: String, onlineCPUs: Int) throws(ConfigErrors) -> LoadedConfig {
         let found = ConfigSources(directory: directory)
         if found.sources.isEmpty && !found.problems.isEmpty {
-            throw ConfigErrors(found.problems)
+            var errors = ConfigErrors(found.problems)
+            errors.warnings = found.warnings
+            throw errors
         }
-        return try evaluate(found.sources, order: found.candidates, problems: found.problems, onlineCPUs: onlineCPUs)
+        do {
+            var loaded = try evaluate(found.sources, order: found.candidates, problems: found.problems,
+                                      onlineCPUs: onlineCPUs)
+            loaded.warnings = found.warnings
+            return loaded
+        } catch {
+            var errors = error
+            errors.warnings = found.warnings
+            throw errors
+        }
     }
 
     /// Same, from in-memory sources (name shown in problems, TOML text), in the given order.
@@ -57,9 +71,18 @@ public enum ConfigLoader {
         let diagnostics = Diagnostics()
         let decoder = ConfigDecoder(diagnostics: diagnostics, onlineCPUs: onlineCPUs, fileOrder: fileOrder)
         let config = decoder.decode(merged)
-        // With a file unread, "missing" and "undefined" may only mean "in the file that failed".
-        let complete = problems.isEmpty
-        problems += diagnostics.entries.filter { complete || !$0.needsWholeConfig }.map(\.problem)
+        // With a file unread, "missing" and "undefined" may only mean "in the file that failed":
+        // still said, since they are often real, but with that caveat; problems tied to no file
+        // ("no listeners defined") would only repeat the syntax error and are left out.
+        let unread = problems.compactMap(\.file)
+        for entry in diagnostics.entries {
+            var problem = entry.problem
+            if entry.needsWholeConfig && !unread.isEmpty {
+                guard problem.file != nil else { continue }
+                problem.message += " (unless \(unread.joined(separator: " or ")) defines it: that file could not be read)"
+            }
+            problems.append(problem)
+        }
 
         guard problems.isEmpty, let config else {
             if problems.isEmpty {
@@ -72,25 +95,13 @@ public enum ConfigLoader {
     }
 
     private static func parse(_ source: (name: String, text: String)) -> Result<TOMLNode, ConfigProblem> {
-        // TOMLKit hands the text to C as a C string, which would end it silently at a NUL.
-        if let nul = source.text.utf8.firstIndex(of: 0) {
-            let line = source.text.utf8[..<nul].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
-            return .failure(ConfigProblem(file: source.name, line: line, keyPath: "",
-                                          message: "TOML syntax error: NUL byte; TOML text cannot contain one"))
-        }
         do {
-            let document = try TOMLTable(string: source.text)
-            return .success(TOMLNode(document: document, file: source.name, lines: KeyLines(scanning: source.text)))
-        } catch let error as TOMLParseError {
-            // toml++ says "Error while parsing string: …"; fold that into one sentence.
-            let text = error.description
-            let reason = text.hasPrefix("Error while ") ? " " + text.dropFirst("Error ".count) : ": " + text
-            let line = error.source.begin.line > 0 ? error.source.begin.line : nil
-            return .failure(ConfigProblem(file: source.name, line: line, keyPath: "",
-                                          message: "TOML syntax error\(reason) (column \(error.source.begin.column))"))
+            let table = try TOMLParser.parse(source.text, file: source.name)
+            return .success(TOMLNode(value: .table(table), position: TOMLPosition(file: source.name, line: 1, column: 1)))
         } catch {
-            return .failure(ConfigProblem(file: source.name, line: nil, keyPath: "",
-                                          message: "TOML syntax error: \(error)"))
+            let hint = error.hint.map { "; hint: \($0)" } ?? ""
+            return .failure(ConfigProblem(file: source.name, line: error.position.line, column: error.position.column,
+                                          keyPath: "", message: "TOML syntax error: \(error.message)\(hint)"))
         }
     }
 

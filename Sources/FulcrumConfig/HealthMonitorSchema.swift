@@ -13,6 +13,10 @@ enum HealthMonitorSchema {
     static let httpKeys = ["http_method", "url_path", "expected_codes", "http_version", "domain_name"]
     static let tlsKeys = ["tls_verify", "tls_ca_file"]
     static let udpKeys = ["udp_send", "udp_send_hex", "udp_expect", "udp_expect_hex", "udp_expect_regex"]
+    /// The largest UDP payload over IPv4 (65,535 - 8 UDP - 20 IP header bytes), for sends and expectations.
+    static let maxDatagramBytes = 65_507
+    /// A CA bundle is a few hundred KB (Debian's ca-certificates.crt: ~220 KB); more is not a bundle.
+    static let maxCAFileBytes = 16 << 20
 
     /// The monitor; `.some(nil)` when absent or switched off (admin_state_up = false); nil when invalid.
     static func decode(_ pool: TableReader) -> HealthMonitor?? {
@@ -22,7 +26,7 @@ enum HealthMonitorSchema {
         }
         table.rejectUnknownKeys(allowed: keys)
         let types = HealthMonitorType.allCases.map(\.rawValue).joined(separator: ", ")
-        let type = table.string("type", expected: "a string (\(types))", default: nil as HealthMonitorType?) { text in
+        let type = table.plainString("type", expected: "a string (\(types))", default: nil as HealthMonitorType?) { text in
             guard let type = HealthMonitorType(rawValue: text) else {
                 return .invalid("\(quoted(text)) is not a health monitor type; allowed: \(types)")
             }
@@ -40,11 +44,11 @@ enum HealthMonitorSchema {
         if let type { rejectKeysNotFor(type, table) }
 
         let methods = HealthMonitor.httpMethods.joined(separator: ", ")
-        let method = table.string("http_method", expected: "a string (\(methods))", default: "GET") { text -> Check<String> in
+        let method = table.plainString("http_method", expected: "a string (\(methods))", default: "GET") { text -> Check<String> in
             HealthMonitor.httpMethods.contains(text) ? .valid(text)
                 : .invalid("\(quoted(text)) is not an HTTP method; allowed: \(methods)")
         }
-        let path = table.string("url_path", expected: "a string starting with \"/\"", default: "/") { text -> Check<String> in
+        let path = table.plainString("url_path", expected: "a string starting with \"/\"", default: "/") { text -> Check<String> in
             guard text.hasPrefix("/"), text.utf8.count <= 2048,
                   text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
                 return .invalid("\(quoted(text)) is not a URL path; allowed: \"/\" followed by printable ASCII "
@@ -52,7 +56,7 @@ enum HealthMonitorSchema {
             }
             return .valid(text)
         }
-        let codes = table.string("expected_codes", expected: "a string such as \"200\", \"200,202\" or \"200-204\"",
+        let codes = table.plainString("expected_codes", expected: "a string such as \"200\", \"200,202\" or \"200-204\"",
                                  default: ExpectedCodes.default) { text -> Check<ExpectedCodes> in
             switch ExpectedCodes.parse(text) {
             case let .success(codes): return .valid(codes)
@@ -62,7 +66,7 @@ enum HealthMonitorSchema {
             }
         }
         let version = decodeHTTPVersion(table)
-        let domain = table.string("domain_name", expected: "a host name string", default: "") { text -> Check<String> in
+        let domain = table.plainString("domain_name", expected: "a host name string", default: "") { text -> Check<String> in
             isHostName(text) ? .valid(text)
                 : .invalid("\(quoted(text)) is not a host name; allowed: letters, digits, \"-\" and \".\", "
                     + "labels of 1..63 characters, at most 253 in all")
@@ -72,15 +76,15 @@ enum HealthMonitorSchema {
                 + "allowed: set http_version = \"1.1\" or remove domain_name")
         }
         let verify = table.boolean("tls_verify", default: false)
-        let caFile = table.string("tls_ca_file", expected: "an absolute path string", default: "") { text -> Check<String> in
-            guard text.hasPrefix("/") && !text.utf8.contains(0) else {
+        let caFile = table.plainString("tls_ca_file", expected: "an absolute path string", default: "") { text -> Check<String> in
+            guard text.hasPrefix("/") else {
                 return .invalid("\(quoted(text)) is not an absolute path; allowed: the path of a PEM bundle such as "
                     + "\"/etc/ssl/certs/ca-certificates.crt\"")
             }
-            // Found now rather than when the checker starts, so --check-config catches it.
-            guard access(text, R_OK) == 0 else {
-                return .invalid("\(quoted(text)) cannot be read: \(String(cString: strerror(errno))); "
-                    + "allowed: a readable PEM bundle")
+            // Found now rather than when the checker starts, so --check-config catches it: a
+            // directory or a device passes access(R_OK) but is no CA bundle.
+            if let problem = readableFileProblem(text, maxBytes: maxCAFileBytes, allowed: "a readable PEM bundle") {
+                return .invalid(problem)
             }
             return .valid(text)
         }
@@ -153,19 +157,23 @@ enum HealthMonitorSchema {
             table.report(hex, "\(text) and \(hex) are both set; allowed: one of them")
             return nil
         }
+        // One limit for both spellings: the payload is the same datagram either way.
+        func fits(_ bytes: [UInt8]) -> Check<[UInt8]> {
+            bytes.count <= maxDatagramBytes ? .valid(bytes)
+                : .invalid("\(bytes.count) bytes do not fit in one datagram; allowed: at most \(maxDatagramBytes)")
+        }
         if table.entries[hex] != nil {
             let bytes = table.string(hex, expected: "a string of hex digits such as \"0a1b2c\"", default: nil as [UInt8]?) { s in
                 guard let bytes = parseHex(s) else {
                     return .invalid("\(quoted(s)) is not hex; allowed: pairs of hex digits, spaces and \":\" ignored")
                 }
-                return .valid(bytes)
+                return fits(bytes)
             }
             return bytes.map { ($0, ()) }
         }
-        let bytes = table.string(text, expected: "a string", default: "") { s -> Check<String> in
-            s.utf8.count <= 65_507 ? .valid(s) : .invalid("\(s.utf8.count) bytes do not fit in one datagram; allowed: at most 65507")
-        }
-        return bytes.map { (Array($0.utf8), ()) }
+        // Text payloads may hold any byte, control characters included: it is what goes on the wire.
+        let bytes = table.string(text, expected: "a string", default: [UInt8]()) { s in fits(Array(s.utf8)) }
+        return bytes.map { ($0, ()) }
     }
 
     private static func decodeExpectation(_ table: TableReader) -> (value: UDPExpectation?, Void)? {

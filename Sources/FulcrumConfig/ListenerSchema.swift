@@ -28,22 +28,22 @@ enum ListenerSchema {
 
     static func decode(name: String, _ table: TableReader) -> DecodedListener {
         table.rejectUnknownKeys(allowed: keys)
-        let transport = table.string("protocol", expected: "a string (TCP or UDP)", default: TransportProtocol.tcp) { text in
+        let transport = table.plainString("protocol", expected: "a string (TCP or UDP)", default: TransportProtocol.tcp) { text in
             switch TransportProtocol(rawValue: text) {
             case let known?: return .valid(known)
             case nil: return .invalid("\(quoted(text)) is not a protocol; allowed: TCP, UDP")
             }
         }
-        let address = table.string("address", expected: "an IP address string", default: IPAddress.v4(0), parseAddress)
+        let address = table.plainString("address", expected: "an IP address string", default: IPAddress.v4(0), parseAddress)
         let port = table.integer("protocol_port", 1...65535, default: nil).map { UInt16($0) }
-        let defaultPool = table.string("default_pool", expected: "a pool name string", default: nil) { .valid($0) }
+        let defaultPool = table.plainString("default_pool", expected: "a pool name string", default: nil) { .valid($0) }
         let limit = table.value("connection_limit", expected: "an integer -1 (unlimited) or 1..10000000",
                                 default: -1) { node -> Check<Int> in
             guard case let .integer(number) = node.value else { return .wrongType }
             guard number == -1 || (1...10_000_000).contains(number) else {
                 return .invalid("\(number) is out of range; allowed: -1 (unlimited) or 1..10000000")
             }
-            return .valid(number)
+            return .valid(Int(number))
         }
         let clientData = timeout(table, "timeout_client_data", default: Listener.defaultTimeoutClientDataMs)
         let memberConnect = timeout(table, "timeout_member_connect", default: Listener.defaultTimeoutMemberConnectMs)
@@ -102,17 +102,22 @@ enum ListenerSchema {
 }
 
 func parseAddress(_ text: String) -> Check<IPAddress> {
-    // inet_pton stops at a NUL, so "10.0.0.1\0junk" would otherwise pass.
-    if !text.utf8.contains(0), let address = IPAddress(text) { return .valid(address) }
+    // IPAddress(String) hands the text to inet_pton as a C string, which stops at a NUL, so
+    // "10.0.0.1\0junk" would otherwise pass. Callers use plainString, which says so first;
+    // this guard keeps any other caller safe.
+    if controlCharacterProblem(text, expected: "") == nil, let address = IPAddress(text) { return .valid(address) }
     return .invalid("\(quoted(text)) is not an IP address; "
         + "allowed: IPv4 or IPv6 text such as \"192.0.2.10\" or \"2001:db8::10\"")
 }
 
 func parseCIDR(_ text: String) -> Check<CIDR> {
-    if !text.utf8.contains(0), let cidr = CIDR(text) { return .valid(cidr) }
+    if let problem = controlCharacterProblem(text, expected: "a CIDR string such as \"10.0.0.0/8\"") {
+        return .invalid(problem)
+    }
+    if let cidr = CIDR(text) { return .valid(cidr) }
     // CIDR(String) refuses host bits without saying so; tell the typo apart from garbage.
     let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-    if parts.count == 2, !text.utf8.contains(0), let address = IPAddress(String(parts[0])),
+    if parts.count == 2, let address = IPAddress(String(parts[0])),
        parts[1].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
        let length = Int(parts[1]), length <= (address.isIPv4 ? 32 : 128) {
         let network = "\(networkAddress(address, length))/\(length)"

@@ -7,11 +7,12 @@ enum PoolSchema {
     static let memberKeys = ["address", "protocol_port", "weight", "backup", "admin_state_up",
                              "monitor_address", "monitor_port"]
 
-    /// The pool, or nil when anything in it is invalid (already reported).
-    static func decode(name: String, _ table: TableReader) -> Pool? {
+    /// The pool, or nil when anything in it is invalid (already reported). `order` ranks
+    /// definitions as the operator reads them (file load order, line, name).
+    static func decode(name: String, _ table: TableReader, order: (Origin, String) -> OrderKey) -> Pool? {
         table.rejectUnknownKeys(allowed: keys)
         let known = LBAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")
-        let algorithm = table.string("lb_algorithm", expected: "a string (\(known))",
+        let algorithm = table.plainString("lb_algorithm", expected: "a string (\(known))",
                                      default: LBAlgorithm.roundRobin) { text -> Check<LBAlgorithm> in
             guard let algorithm = LBAlgorithm(rawValue: text) else {
                 return .invalid("\(quoted(text)) is not a load-balancing algorithm; allowed: \(known)")
@@ -22,7 +23,7 @@ enum PoolSchema {
         let protocols = PoolProtocol.allCases.map(\.rawValue).joined(separator: ", ")
         // Absent means plain, matching whichever listener uses the pool.
         let proxyProtocol: PoolProtocol?? = table.entries["protocol"] == nil ? .some(nil)
-            : table.string("protocol", expected: "a string (\(protocols))", default: nil) { text -> Check<PoolProtocol?> in
+            : table.plainString("protocol", expected: "a string (\(protocols))", default: nil) { text -> Check<PoolProtocol?> in
                 guard let value = PoolProtocol(rawValue: text) else {
                     return .invalid("\(quoted(text)) is not a pool protocol; allowed: \(protocols)")
                 }
@@ -31,7 +32,7 @@ enum PoolSchema {
         let persistence = decodePersistence(table)
         let monitor = HealthMonitorSchema.decode(table)
         let downActions = OnMemberDown.allCases.map(\.rawValue).joined(separator: ", ")
-        let onMemberDown = table.string("on_member_down", expected: "a string (\(downActions))",
+        let onMemberDown = table.plainString("on_member_down", expected: "a string (\(downActions))",
                                         default: OnMemberDown.keep) { text -> Check<OnMemberDown> in
             guard let action = OnMemberDown(rawValue: text) else {
                 return .invalid("\(quoted(text)) is not an action; allowed: \(downActions)")
@@ -48,9 +49,12 @@ enum PoolSchema {
                                      needsWholeConfig: true)
         }
         let members = memberTables.map { decodeMember(name: $0.name, $0.reader) }
+        let distinct = checkDistinctEndpoints(zip(memberTables, members).compactMap { table, member in
+            member.map { (member: $0, origin: table.reader.origin, path: table.reader.path) }
+        }, table.diagnostics, order: order)
 
         guard let algorithm, let retries, let proxyProtocol, let persistence, let monitor, let onMemberDown,
-              !members.isEmpty else { return nil }
+              !members.isEmpty, distinct else { return nil }
         let valid = members.compactMap { $0 }
         guard valid.count == members.count else { return nil }
         var pool = Pool(name: name, lbAlgorithm: algorithm, retries: retries, members: valid)
@@ -69,13 +73,13 @@ enum PoolSchema {
             return nil
         }
         sub.rejectUnknownKeys(allowed: persistenceKeys)
-        let type = sub.string("type", expected: "a string (SOURCE_IP)", default: nil as String?) { text -> Check<String> in
+        let type = sub.plainString("type", expected: "a string (SOURCE_IP)", default: nil as String?) { text -> Check<String> in
             text == "SOURCE_IP" ? .valid(text)
                 : .invalid("\(quoted(text)) is not supported; allowed: SOURCE_IP (HTTP_COOKIE and APP_COOKIE need an HTTP balancer)")
         }
         let timeout = sub.integer("persistence_timeout", 1...86_400, default: SessionPersistence.defaultTimeoutSeconds,
                                   unit: " (seconds)")
-        let granularity = sub.string("persistence_granularity", expected: "an IPv4 netmask string such as \"255.255.255.0\"",
+        let granularity = sub.plainString("persistence_granularity", expected: "an IPv4 netmask string such as \"255.255.255.0\"",
                                      default: UInt32.max) { text -> Check<UInt32> in
             guard case let .v4(mask)? = IPAddress(text), mask == 0 || (~mask & (~mask &+ 1)) == 0 else {
                 return .invalid("\(quoted(text)) is not a netmask; allowed: a contiguous IPv4 mask such as \"255.255.255.0\"")
@@ -86,16 +90,40 @@ enum PoolSchema {
         return (SessionPersistence(timeoutSeconds: timeout, granularity: granularity), ())
     }
 
+    /// Two members on one address and port would be one backend counted twice (Octavia refuses
+    /// them too). The later definition is reported, naming the earlier. False when any clash.
+    private static func checkDistinctEndpoints(_ members: [(member: Member, origin: Origin, path: [String])],
+                                               _ diagnostics: Diagnostics,
+                                               order: (Origin, String) -> OrderKey) -> Bool {
+        let ordered = members.map { (entry: $0, key: order($0.origin, $0.member.name)) }.sorted { $0.key < $1.key }
+        var first: [Endpoint: (member: Member, origin: Origin, path: [String])] = [:]
+        var distinct = true
+        for (entry, _) in ordered {
+            let endpoint = Endpoint(address: entry.member.address.unmapped, port: entry.member.port)
+            guard let earlier = first[endpoint] else {
+                first[endpoint] = entry
+                continue
+            }
+            distinct = false
+            let place = earlier.origin.line.map { "\(earlier.origin.file):\($0)" } ?? earlier.origin.file
+            diagnostics.report(entry.origin, entry.path,
+                               "member \(quoted(entry.member.name)) on \(entry.member.endpoint) is the same endpoint as "
+                                   + "member \(quoted(earlier.member.name)) (\(place)); allowed: one member per address and port",
+                               needsWholeConfig: true)
+        }
+        return distinct
+    }
+
     static func decodeMember(name: String, _ table: TableReader) -> Member? {
         table.rejectUnknownKeys(allowed: memberKeys)
-        let address = table.string("address", expected: "an IP address string",
+        let address = table.plainString("address", expected: "an IP address string",
                                    default: nil as IPAddress?, parseAddress)
         let port = table.integer("protocol_port", 1...65535, default: nil)
         let weight = table.integer("weight", 0...256, default: 1)
         let backup = table.boolean("backup", default: false)
         let adminStateUp = table.boolean("admin_state_up", default: true)
         let monitorAddress: IPAddress?? = table.entries["monitor_address"] == nil ? .some(nil)
-            : table.string("monitor_address", expected: "an IP address string", default: nil as IPAddress?, parseAddress)
+            : table.plainString("monitor_address", expected: "an IP address string", default: nil as IPAddress?, parseAddress)
         let monitorPort: Int?? = table.entries["monitor_port"] == nil ? .some(nil)
             : table.integer("monitor_port", 1...65535, default: nil)
         guard let address, let port, let weight, let backup, let adminStateUp, let monitorAddress, let monitorPort else {

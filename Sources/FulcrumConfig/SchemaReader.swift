@@ -1,3 +1,5 @@
+import FulcrumTOML
+
 /// Every problem found while decoding, kept rather than thrown so one run reports them all.
 final class Diagnostics {
     struct Entry {
@@ -33,7 +35,7 @@ struct TableReader {
     let diagnostics: Diagnostics
 
     init?(_ node: TOMLNode, path: [String], diagnostics: Diagnostics) {
-        guard case let .table(entries) = node.value else { return nil }
+        guard let entries = node.tableEntries else { return nil }
         self.path = path
         self.origin = node.origin
         self.entries = entries
@@ -79,8 +81,11 @@ struct TableReader {
     func integer(_ key: String, _ range: ClosedRange<Int>, default fallback: Int?, unit: String = "") -> Int? {
         let allowed = "\(range.lowerBound)..\(range.upperBound)\(unit)"
         return value(key, expected: "an integer \(allowed)", default: fallback) { node in
-            guard case let .integer(number) = node.value else { return .wrongType }
-            return range.contains(number) ? .valid(number) : .invalid("\(number) is out of range; allowed: \(allowed)")
+            guard case let .integer(wide) = node.value else { return .wrongType }
+            guard let number = Int(exactly: wide), range.contains(number) else {
+                return .invalid("\(wide) is out of range; allowed: \(allowed)")
+            }
+            return .valid(number)
         }
     }
 
@@ -133,7 +138,7 @@ struct TableReader {
     /// "defined wrongly", which is reported on its own.
     func isEmpty(_ key: String) -> Bool {
         guard let node = entries[key] else { return true }
-        if case let .table(children) = node.value { return children.isEmpty }
+        if let children = node.tableEntries { return children.isEmpty }
         return false
     }
 

@@ -39,15 +39,18 @@ struct Fulcrumd: ParsableCommand {
         do {
             loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs())
         } catch {
+            for warning in error.warnings { printError("warning: \(warning)") }
             for problem in error.problems { printError(problem.description) }
             throw ExitCode(1)
         }
         if checkConfig {
+            for warning in loaded.warnings { printError("warning: \(warning)") }
             print(loaded.summary)
             return
         }
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { _ in LineLogHandler(level: level) }
+        for warning in loaded.warnings { Logger(label: "fulcrumd").warning("configuration: \(warning)") }
         let daemon = Daemon(config: loaded.config, files: loaded.files, configDirectory: configDirectory,
                             logger: Logger(label: "fulcrumd"))
         throw ExitCode(daemon.run())

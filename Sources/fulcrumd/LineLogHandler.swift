@@ -23,7 +23,7 @@ struct LineLogHandler: LogHandler {
         for key in all.keys.sorted() {
             let value = "\(all[key]!)"
             let quoted = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
-            text += quoted ? " \(key)=\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : " \(key)=\(value)"
+            text += quoted ? " \(key)=\"\(escapingQuotes(value))\"" : " \(key)=\(value)"
         }
         text += "\n"
         // One write per line: lines from different threads never interleave mid-line.
@@ -45,4 +45,13 @@ struct LineLogHandler: LogHandler {
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
             + "\(pad(Int32(ts.tv_nsec / 1_000_000), 3))Z"
     }
+}
+
+/// `a "b"` → `a \"b\"`, for a quoted metadata value (no Foundation for one replace).
+private func escapingQuotes(_ value: String) -> String {
+    var out = ""
+    for c in value {
+        if c == "\"" { out += "\\\"" } else { out.append(c) }
+    }
+    return out
 }

@@ -66,7 +66,7 @@ private let cases: [BadConfig] = [
     BadConfig("string for boolean", member("backup = \"yes\""),
               ExpectedProblem(main, 4, "pool.web.members.app1.backup", "\"yes\" is a string; expected a boolean (true or false)")),
     BadConfig("date for workers", "workers = 1979-05-27\n" + valid,
-              ExpectedProblem(main, 1, "workers", "1979-05-27 is a date; expected an integer 1..1024")),
+              ExpectedProblem(main, 1, "workers", "1979-05-27 is a local date; expected an integer 1..1024")),
     BadConfig("integer for pool name", listener("protocol_port = 80\ndefault_pool = 7"),
               ExpectedProblem(main, 6, "listener.web.default_pool", "7 is an integer; expected a pool name string")),
     BadConfig("listener that is not a table", "listener.web = 80\n" + webPool,
@@ -215,13 +215,31 @@ private let cases: [BadConfig] = [
     BadConfig("no listeners", webPool,
               ExpectedProblem(nil, nil, "", "no listeners defined; define at least one [listener.NAME]")),
     BadConfig("TOML syntax error", listener("protocol_port = 80\ndefault_pool = \"web"),
-              ExpectedProblem(main, 6, "", "TOML syntax error while parsing string: ")),
+              ExpectedProblem(main, 6, "", "TOML syntax error: found end of line in a string; expected a closing `\"`; hint: the string opened at column 16 is not closed on this line")),
+    // The commonest slips get a hint that shows the fix.
+    BadConfig("unquoted address", listener("protocol_port = 80\naddress = 127.0.0.1\ndefault_pool = \"web\""),
+              ExpectedProblem(main, 6, "", "TOML syntax error: found `127.0.0.1`; expected a value: a quoted string, number, boolean, date, array or inline table; hint: strings need quotes: address = \"127.0.0.1\"")),
+    BadConfig("space instead of a dot in a table header", "[listener web]\nprotocol_port = 80\n" + webPool,
+              ExpectedProblem(main, 1, "", "hint: table names are joined with dots, not spaces: [listener.web]")),
+    BadConfig("colon instead of equals", listener("protocol_port: 80"),
+              ExpectedProblem(main, 5, "", "hint: TOML assigns with =, not :")),
+    BadConfig("capitalised boolean", member("backup = True"),
+              ExpectedProblem(main, 4, "", "hint: booleans are lowercase: true")),
+    BadConfig("a header nested 20,000 levels deep is refused, not followed",
+              "[" + Array(repeating: "a", count: 20_000).joined(separator: ".") + "]\n" + valid,
+              ExpectedProblem(main, 1, "", "TOML syntax error: ")),
+    BadConfig("a lone bracket (aborted the old parser)", "[\n" + valid,
+              ExpectedProblem(main, 1, "", "TOML syntax error: ")),
+    BadConfig("[.] (aborted the old parser)", "[.]\n" + valid,
+              ExpectedProblem(main, 1, "", "TOML syntax error: ")),
+    BadConfig("[!] (aborted the old parser)", "[!]\n" + valid,
+              ExpectedProblem(main, 1, "", "TOML syntax error: ")),
     BadConfig("TOML syntax error in one file, the other file still checked", files: [
         (main, valid + "protcol = \"TCP\"\n"),
         ("conf.d/50-web.toml", "[pool.web.members.app2]\naddress = \"10.0.0.12\"\nprotocol_port = = 8080\n"),
     ],
     ExpectedProblem(main, 7, "listener.web.protcol", "unknown key"),
-    ExpectedProblem("conf.d/50-web.toml", 3, "", "TOML syntax error while parsing value")),
+    ExpectedProblem("conf.d/50-web.toml", 3, "", "TOML syntax error: found a second `=`; expected a value")),
 
     // Everything wrong at once: all of it is reported, in file and line order.
     BadConfig("several problems at once", """
@@ -273,11 +291,26 @@ final class BadConfigTests: XCTestCase {
             (main, "workers = 2\n"),
             ("conf.d/50-web.toml", "[listener.web\nprotocol_port = 80\n"),
         ])
-        assertProblems(found, [ExpectedProblem("conf.d/50-web.toml", 1, "", "TOML syntax error while parsing table header")])
+        assertProblems(found, [ExpectedProblem("conf.d/50-web.toml", 1, "", "TOML syntax error: found end of line in table header; expected `.` or `]`")])
+    }
+
+    /// A syntax error in one file does not hide the other files' problems: even "missing" ones
+    /// are said, with the caveat that the unreadable file might have supplied the key.
+    func testSyntaxErrorInOneFileLeavesTheOtherFilesProblemsReported() {
+        let found = problems([
+            (main, valid + "protcol = \"TCP\"\n[pool.web.members.app2]\nprotocol_port = 8081\n"),
+            ("conf.d/50-web.toml", "[pool.web\n"),
+        ])
+        assertProblems(found, [
+            ExpectedProblem(main, 7, "listener.web.protcol", "unknown key"),
+            ExpectedProblem(main, 8, "pool.web.members.app2.address",
+                            "(unless conf.d/50-web.toml defines it: that file could not be read)"),
+            ExpectedProblem("conf.d/50-web.toml", 1, "", "TOML syntax error: found end of line in table header"),
+        ])
     }
 
     func testNULByteIsASyntaxError() {
         let found = problems([(main, valid + "# a\u{0}b\n")])
-        assertProblems(found, [ExpectedProblem(main, 7, "", "TOML syntax error: NUL byte")])
+        assertProblems(found, [ExpectedProblem(main, 7, "", "TOML syntax error: found a NUL byte (U+0000)")])
     }
 }
