@@ -27,6 +27,6 @@ ensure_swift() {
     fi
 }
 
-# Build-time needs: TOMLKit compiles toml++ (C++), the C shim needs kernel headers via libc,
-# HTTPS health checks link OpenSSL.
+# Build-time needs: the Swift toolchain links with gcc's C++ runtime, the C shim needs kernel
+# headers via libc, HTTPS health checks link OpenSSL.
 BUILD_PACKAGES=(build-essential libstdc++-12-dev libc6-dev pkg-config libssl-dev)
