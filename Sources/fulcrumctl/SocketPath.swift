@@ -82,16 +82,20 @@ enum SocketPath {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.utf8.count > 5 && name.hasSuffix(".toml") { names.append(name) }
+            // Hidden names (editor leftovers such as .#50-web.toml) are skipped, as the daemon does.
+            if name.utf8.count > 5 && name.hasSuffix(".toml") && !name.hasPrefix(".") { names.append(name) }
         }
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
     /// A whole small file, or nil if it cannot be read (a missing file is not an error here).
     static func readFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, and only a regular file: a FIFO named fulcrum.toml must not hang us.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_size <= 16 << 20 else { return nil }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
