@@ -15,6 +15,8 @@ public enum IPAddress: Hashable, Sendable {
     /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text. Brackets and zone ids are not accepted:
     /// a config value is one address, nothing else.
     public init?(_ text: String) {
+        // inet_pton reads a C string: "10.0.0.11\0junk" would parse as 10.0.0.11.
+        guard !text.utf8.contains(0) else { return nil }
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 {
             self = .v4(UInt32(bigEndian: v4.s_addr))

@@ -228,10 +228,9 @@ struct ConfigDecoder {
                                       udpListeners: udp, limits: systemLimits()) {
         case .fits:
             break
-        case .warning:
-            // LEAD: emit this message on the warnings channel once it exists; until then a
-            // config that only warns loads silently (it ran that way before this check).
-            break
+        case let .warning(message):
+            // Loads, but says so: --check-config prints it, the daemon logs it at start.
+            diagnostics.warn(top.origin, ["udp_max_sessions"], message)
         case let .error(key, message):
             top.report(key, message)
         }

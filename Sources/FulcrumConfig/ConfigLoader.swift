@@ -40,7 +40,7 @@ public enum ConfigLoader {
         do {
             var loaded = try evaluate(found.sources, order: found.candidates, problems: found.problems,
                                       onlineCPUs: onlineCPUs)
-            loaded.warnings = found.warnings
+            loaded.warnings = found.warnings + loaded.warnings
             return loaded
         } catch {
             var errors = error
@@ -91,7 +91,9 @@ public enum ConfigLoader {
             }
             throw ConfigErrors(sorted(problems, fileOrder: fileOrder))
         }
-        return LoadedConfig(config: config, files: sources.map(\.name))
+        var loaded = LoadedConfig(config: config, files: sources.map(\.name))
+        loaded.warnings = diagnostics.warnings
+        return loaded
     }
 
     private static func parse(_ source: (name: String, text: String)) -> Result<TOMLNode, ConfigProblem> {

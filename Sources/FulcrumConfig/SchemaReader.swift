@@ -10,6 +10,12 @@ final class Diagnostics {
     }
 
     private(set) var entries: [Entry] = []
+    /// Things that load but deserve a word (LoadedConfig.warnings).
+    private(set) var warnings: [ConfigProblem] = []
+
+    func warn(_ origin: Origin?, _ path: [String], _ message: String) {
+        warnings.append(ConfigProblem(file: origin?.file, line: origin?.line, keyPath: dottedPath(path), message: message))
+    }
 
     func report(_ origin: Origin?, _ path: [String], _ message: String, needsWholeConfig: Bool = false) {
         let problem = ConfigProblem(file: origin?.file, line: origin?.line, keyPath: dottedPath(path), message: message)
