@@ -88,11 +88,13 @@ final class HealthResourceTests: FulcrumTestCase {
     /// admin_state_up = false, are reported as such on exit.
     func testDrainingMemberHasNoFalseTransition() throws {
         let a = try makeServer(mode: .echo)
+        // Members of one pool need their own endpoints (Octavia's rule, enforced by the config).
+        let b = try makeServer(mode: .echo)
         let port = try freePort()
         let daemon = try startFulcrum(DaemonConfig(
             workers: 1,
             listeners: [ListenerSpec(port: port)],
-            pools: [PoolSpec(members: [MemberSpec(name: "a", port: a.port), MemberSpec(name: "w0", port: a.port, weight: 0)],
+            pools: [PoolSpec(members: [MemberSpec(name: "a", port: a.port), MemberSpec(name: "w0", port: b.port, weight: 0)],
                              extra: ["[pool.web.healthmonitor]", "type = \"TCP\"", "delay = 0.1", "timeout = 0.05",
                                      "max_retries = 1", "max_retries_down = 1"])]))
         _ = try daemon.waitForTransition(pool: "web", member: "a", after: 0, to: "ONLINE", timeout: 5)
@@ -108,12 +110,14 @@ final class HealthResourceTests: FulcrumTestCase {
     /// are reported as such on exit.
     func testUnmonitoredAndOfflineMembersAreReported() throws {
         let a = try makeServer(mode: .echo)
+        // Members of one pool need their own endpoints (Octavia's rule, enforced by the config).
+        let b = try makeServer(mode: .echo)
         let port = try freePort()
         let daemon = try startFulcrum(DaemonConfig(
             workers: 1,
             listeners: [ListenerSpec(port: port)],
             pools: [PoolSpec(members: [MemberSpec(name: "a", port: a.port),
-                                       MemberSpec(name: "off", port: a.port, adminStateUp: false)])]))
+                                       MemberSpec(name: "off", port: b.port, adminStateUp: false)])]))
         try terminate(daemon)
         let report = Dictionary(uniqueKeysWithValues: daemon.logLines.filter { $0.message == "member health" }
             .map { ($0.metadata["member"] ?? "?", $0) })
