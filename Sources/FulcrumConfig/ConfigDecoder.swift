@@ -182,7 +182,9 @@ struct ConfigDecoder {
         for (index, later) in bound.enumerated() {
             let binding = later.binding!
             let key = PortKey(transport: binding.transport, port: binding.port)
-            var slot = seen[key, default: Seen()]
+            // Taken out while it changes, so its dictionary is not copied on every insert
+            // (all listeners on port 80 made that quadratic again).
+            var slot = seen.removeValue(forKey: key) ?? Seen()
             let address = binding.address.unmapped
             // The earlier listeners that can overlap this one (see `overlap`): the same address;
             // a wildcard covering it; or, for a wildcard, whatever it covers.

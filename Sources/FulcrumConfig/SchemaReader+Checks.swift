@@ -21,7 +21,8 @@ extension TableReader {
 /// Why `text` is refused when it holds a control character (Unicode Cc: U+0000..U+001F,
 /// U+007F..U+009F), else nil.
 func controlCharacterProblem(_ text: String, expected: String) -> String? {
-    guard let bad = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) else {
+    // Unicode's Cc category is exactly C0, DEL and C1; comparing values avoids a property lookup.
+    guard let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
         return nil
     }
     let hex = String(bad.value, radix: 16, uppercase: true)
