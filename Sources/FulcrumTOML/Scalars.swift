@@ -182,68 +182,47 @@ extension Parser {
     }
 
     mutating func parseMultilineBasicString() throws(TOMLError) -> String {
+        try parseMultilineString(quote: .quote, escapes: true)
+    }
+
+    mutating func parseMultilineLiteralString() throws(TOMLError) -> String {
+        try parseMultilineString(quote: .apostrophe, escapes: false)
+    }
+
+    /// `"""…"""` (escapes) or `'''…'''` (none): up to two quotes may close the content, as in
+    /// `""""a"""""`; a line-ending backslash only means something in the basic form.
+    mutating func parseMultilineString(quote: UInt8, escapes: Bool) throws(TOMLError) -> String {
         let open = i
+        let mark = escapes ? "\"" : "'"
+        let delimiter = String(repeating: mark, count: 3)
         i += 3
         skipOpeningNewline()
         var out: [UInt8] = []
         while true {
             guard i < n else {
-                throw error(at: i, "found end of file in a multi-line string; expected a closing `\"\"\"` (the string opened at \(position(open)))")
+                throw error(at: i, "found end of file in a multi-line string; expected a closing `\(delimiter)` (the string opened at \(position(open)))")
             }
             let c = b[i]
-            if c == .quote {
+            if c == quote {
                 var q = 0
-                while at(i + q) == .quote && i + q < n { q += 1 }
+                while at(i + q) == quote && i + q < n { q += 1 }
                 if q >= 3 {
                     if q > 5 {
-                        throw error(at: i + 5, "found `\"` after a closing `\"\"\"`; expected at most two quotes before the closing `\"\"\"`")
+                        throw error(at: i + 5, "found `\(mark)` after a closing `\(delimiter)`; expected at most two quotes before the closing `\(delimiter)`")
                     }
-                    for _ in 0..<(q - 3) { out.append(.quote) }
+                    for _ in 0..<(q - 3) { out.append(quote) }
                     i += q
                     return String(decoding: out, as: UTF8.self)
                 }
-                for _ in 0..<q { out.append(.quote) }
+                for _ in 0..<q { out.append(quote) }
                 i += q
-            } else if c == .backslash {
+            } else if escapes && c == .backslash {
                 try parseEscape(into: &out, multiline: true)
             } else if try multilineNewline(&out) {
                 continue
             } else if c.isForbiddenControl {
-                throw error(at: i, "found control character \(hex(UInt32(c))) in a string; expected text (write it as an escape)")
-            } else {
-                out.append(c)
-                i += 1
-            }
-        }
-    }
-
-    mutating func parseMultilineLiteralString() throws(TOMLError) -> String {
-        let open = i
-        i += 3
-        skipOpeningNewline()
-        var out: [UInt8] = []
-        while true {
-            guard i < n else {
-                throw error(at: i, "found end of file in a multi-line string; expected a closing `'''` (the string opened at \(position(open)))")
-            }
-            let c = b[i]
-            if c == .apostrophe {
-                var q = 0
-                while at(i + q) == .apostrophe && i + q < n { q += 1 }
-                if q >= 3 {
-                    if q > 5 {
-                        throw error(at: i + 5, "found `'` after a closing `'''`; expected at most two quotes before the closing `'''`")
-                    }
-                    for _ in 0..<(q - 3) { out.append(.apostrophe) }
-                    i += q
-                    return String(decoding: out, as: UTF8.self)
-                }
-                for _ in 0..<q { out.append(.apostrophe) }
-                i += q
-            } else if try multilineNewline(&out) {
-                continue
-            } else if c.isForbiddenControl {
-                throw error(at: i, "found control character \(hex(UInt32(c))) in a literal string; expected text")
+                let kind = escapes ? "a string; expected text (write it as an escape)" : "a literal string; expected text"
+                throw error(at: i, "found control character \(hex(UInt32(c))) in \(kind)")
             } else {
                 out.append(c)
                 i += 1

@@ -1,7 +1,8 @@
 // The HTTP status page (`/`, StatusPage.swift) in a real headless browser: Debian's chromium
 // driven by chromedriver through python3-selenium (browser/status_page_check.py). The page
 // loads, shows every member, follows a member that dies from ONLINE to ERROR without a reload,
-// draws its charts, and logs no console error; its screenshot goes to docs/status-page.png.
+// draws its charts, and logs no console error. Its screenshot goes to .build/status-page.png, or
+// to README's docs/status-page.png with FULCRUM_UPDATE_SCREENSHOT=1 (so a test run leaves the tree clean).
 // Skips when the browser packages are missing, unless FULCRUM_REQUIRE_ROOT_TESTS=1 (CI), where
 // it fails instead (scripts/test installs them).
 
@@ -21,7 +22,10 @@ final class StatusPageBrowserTests: UDPTestCase {
             .appendingPathComponent("browser/status_page_check.py")
     }
 
-    static var screenshot: URL { Paths.packageRoot.appendingPathComponent("docs/status-page.png") }
+    static var screenshot: URL {
+        let update = ProcessInfo.processInfo.environment["FULCRUM_UPDATE_SCREENSHOT"] == "1"
+        return Paths.packageRoot.appendingPathComponent(update ? "docs/status-page.png" : ".build/status-page.png")
+    }
 
     /// TCP pool `web` (TCP monitor: checks every second, down after 2 failures) with three echo
     /// members and UDP pool `dns` with one unmonitored member, behind a TCP and a UDP listener,

@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Checks Prometheus text exposition (format 0.0.4) read on stdin, as a running fulcrumd serves it.
 
-Used by FulcrumIntegrationTests (StatusSocketTests) on `show metrics` and HTTP GET /metrics;
-a copy of Tests/FulcrumStatusTests/prometheus_check.py, kept next to the tests that run it.
+Used by FulcrumIntegrationTests (StatusSocketTests) on `show metrics` and HTTP GET /metrics.
 
 Parses it with the reference parser (prometheus_client.parser.text_string_to_metric_families),
 then fails (exit 1) on what that parser lets through but Prometheus would reject or mis-store:
