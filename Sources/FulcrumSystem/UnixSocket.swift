@@ -31,7 +31,7 @@ public enum UnixSocket {
             var address = makeAddress(path)
             let old = umask(0o777 & ~mode)
             defer { umask(old) }
-            try withUnsafePointer(to: &address) { p throws(SystemError) in
+            _ = try withUnsafePointer(to: &address) { p throws(SystemError) in
                 try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
                     try syscall("bind") { bind(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
                 }
@@ -52,7 +52,7 @@ public enum UnixSocket {
         let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         var address = makeAddress(path)
         do {
-            try withUnsafePointer(to: &address) { p throws(SystemError) in
+            _ = try withUnsafePointer(to: &address) { p throws(SystemError) in
                 try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
                     try syscall("connect") { Glibc.connect(fd, sa, socklen_t(MemoryLayout<sockaddr_un>.size)) }
                 }
