@@ -81,7 +81,7 @@ final class AllocationTests: XCTestCase {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let address = SocketAddress(Endpoint(address: .v4(0x7F00_0001), port: port))
-        try address.withSockAddr { sa, len throws(SystemError) in
+        _ = try address.withSockAddr { sa, len throws(SystemError) in
             try syscall("connect") { Glibc.connect(fd, sa, len) }
         }
         let payload = [UInt8](repeating: UInt8(size & 0xFF), count: size)
@@ -119,7 +119,7 @@ final class EchoMember: @unchecked Sendable {
     init() throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         let address = SocketAddress(Endpoint(address: .v4(0x7F00_0001), port: 0))
-        try address.withSockAddr { sa, len throws(SystemError) in
+        _ = try address.withSockAddr { sa, len throws(SystemError) in
             try syscall("bind") { bind(listener, sa, len) }
         }
         try syscall("listen") { listen(listener, 512) }

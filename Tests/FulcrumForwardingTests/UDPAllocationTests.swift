@@ -56,7 +56,7 @@ final class UDPEchoMember: @unchecked Sendable {
     init() throws {
         let s = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         let address = SocketAddress(Endpoint(address: .v4(0x7F00_0001), port: 0))
-        try address.withSockAddr { sa, len throws(SystemError) in
+        _ = try address.withSockAddr { sa, len throws(SystemError) in
             try syscall("bind") { bind(s, sa, len) }
         }
         fd = s
@@ -93,7 +93,7 @@ final class UDPClient {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let address = SocketAddress(Endpoint(address: .v4(0x7F00_0001), port: port))
-        try address.withSockAddr { sa, len throws(SystemError) in
+        _ = try address.withSockAddr { sa, len throws(SystemError) in
             try syscall("connect") { Glibc.connect(fd, sa, len) }
         }
     }

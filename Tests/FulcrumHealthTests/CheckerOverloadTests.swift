@@ -46,9 +46,8 @@ struct CollectingHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .trace
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
-        log.append("\(level) \(message)")
+    func log(event: LogEvent) {
+        log.append("\(event.level) \(event.message)")
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {

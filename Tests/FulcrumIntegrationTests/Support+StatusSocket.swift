@@ -2,6 +2,7 @@
 // fulcrumctl run as a child process.
 
 import Foundation
+import Synchronization
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -138,14 +139,15 @@ enum Fulcrumctl {
         try process.run()
         // Read both pipes fully before waiting, so a big output cannot block the child.
         let group = DispatchGroup()
-        var outData = Data(), errData = Data()
-        DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let outData = Mutex(Data()), errData = Mutex(Data())
+        DispatchQueue.global().async(group: group) { let d = out.fileHandleForReading.readDataToEndOfFile(); outData.withLock { $0 = d } }
+        DispatchQueue.global().async(group: group) { let d = err.fileHandleForReading.readDataToEndOfFile(); errData.withLock { $0 = d } }
         guard group.wait(timeout: .now() + timeout) == .success else {
             process.terminate()
             throw TestFailure("fulcrumctl \(arguments) did not finish within \(timeout) s")
         }
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (process.terminationStatus, String(decoding: outData.withLock { $0 }, as: UTF8.self),
+                String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 }

@@ -87,7 +87,7 @@ final class UDPForwardingTests: UDPTestCase {
                     throw TestFailure("no reply to datagram \(seq) after 4 attempts")
                 }
                 sent.append(request)
-                memberOf.withLock { $0[c, default: []].insert(name) }
+                _ = memberOf.withLock { $0[c, default: []].insert(name) }
             }
         }
         XCTAssertEqual(failures, [])
@@ -143,7 +143,7 @@ final class UDPForwardingTests: UDPTestCase {
                     throw TestFailure("query \(n): answer section \(DNSMessage.answerText(reply).debugDescription) names no responder")
                 }
                 answered.append((id, question))
-                responderOf.withLock { $0[c, default: []].insert(text) }
+                _ = responderOf.withLock { $0[c, default: []].insert(text) }
             }
         }
         XCTAssertEqual(failures, [])
