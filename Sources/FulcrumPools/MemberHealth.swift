@@ -28,6 +28,13 @@ public final class MemberHealth: @unchecked Sendable {
     @inlinable
     public var generation: UInt64 { changes.load(ordering: .acquiring) }
 
+    /// Whether the health monitor lets `member` take new traffic. Read when a reload carries
+    /// flags over to a new generation (PoolRuntime, HealthChecker), not on the pick path,
+    /// which reads `flags` directly.
+    public func isUp(_ member: Int) -> Bool {
+        flags[member].load(ordering: .relaxed)
+    }
+
     /// Health checker only. Returns whether anything changed.
     @discardableResult
     public func set(member: Int, up: Bool) -> Bool {

@@ -15,13 +15,61 @@ public final class PoolRuntime: @unchecked Sendable {
     private let current: Mutex<PoolState>
     @usableFromInline let changes: UnsafeAtomic<UInt64>
 
-    public init(pool: Pool, health: MemberHealth? = nil, openCounts: MemberCounts? = nil) {
-        self.pool = pool
-        self.health = health ?? MemberHealth(count: pool.members.count)
-        self.openCounts = openCounts ?? MemberCounts(count: pool.members.count)
-        current = Mutex(PoolState(pool: pool))
-        changes = .create(0)
+    /// Member name -> index into `pool.members`, built once: a reload and the status socket
+    /// look members up by name, and a linear scan per lookup would make a reload of a large
+    /// pool quadratic.
+    private let indexByName: [String: Int]
+
+    public convenience init(pool: Pool, health: MemberHealth? = nil, openCounts: MemberCounts? = nil) {
+        self.init(pool: pool, health: health ?? MemberHealth(count: pool.members.count),
+                  openCounts: openCounts ?? MemberCounts(count: pool.members.count), state: PoolState(pool: pool))
     }
+
+    /// The runtime of `pool` in a new configuration generation, taking over from `old` (the
+    /// same pool's runtime in the generation being replaced, nil for a pool that is new).
+    /// State is carried by member name, never by position, and only for a member whose config
+    /// is identical: an operator's runtime weight or drain/maint stays in force across a
+    /// reload unless the config of that member changed, which says the operator now wants
+    /// what the config says.
+    ///
+    /// Health flags are carried when the member and the pool's monitor are both unchanged;
+    /// the new HealthChecker, adopting the old one, sets them again from the verdicts it
+    /// carries, so the two agree whichever is built first. Open counts start at zero: each
+    /// worker adds its own open connections and sessions back when it takes up the new plan
+    /// (they are the worker's to count, and copying them here would count them twice).
+    public convenience init(pool: Pool, adopting old: PoolRuntime?) {
+        guard let old else {
+            self.init(pool: pool)
+            return
+        }
+        let count = pool.members.count
+        let oldState = old.state
+        let sameMonitor = pool.healthMonitor == old.pool.healthMonitor
+        var weights = pool.members.map(\.weight)
+        var adminStates = Array(repeating: AdminState.ready, count: count)
+        let health = MemberHealth(count: count)
+        for (i, member) in pool.members.enumerated() {
+            guard let j = old.memberIndex(named: member.name), old.pool.members[j] == member else { continue }
+            weights[i] = oldState.weights[j]
+            adminStates[i] = oldState.adminStates[j]
+            if sameMonitor { health.set(member: i, up: old.health.isUp(j)) }
+        }
+        self.init(pool: pool, health: health, openCounts: MemberCounts(count: count),
+                  state: PoolState(pool: pool, weights: weights, adminStates: adminStates))
+    }
+
+    private init(pool: Pool, health: MemberHealth, openCounts: MemberCounts, state: PoolState) {
+        self.pool = pool
+        self.health = health
+        self.openCounts = openCounts
+        current = Mutex(state)
+        changes = .create(0)
+        // A validated config has unique member names; keep the first if a test's has not.
+        indexByName = Dictionary(pool.members.indices.map { (pool.members[$0].name, $0) }) { first, _ in first }
+    }
+
+    /// The index into `pool.members` of the member called `name`, or nil.
+    public func memberIndex(named name: String) -> Int? { indexByName[name] }
 
     deinit { changes.destroy() }
 
