@@ -1,5 +1,6 @@
 /// One line of the status-socket protocol, parsed. The socket takes one command per line and
-/// ends every reply with an empty line; an error reply is one line starting with `error:`.
+/// ends every reply with an empty line; an error reply starts with `error:` (one line, except a
+/// refused `reload`, whose every line does).
 public enum StatusCommand: Sendable, Equatable {
     case help
     case showInfo
@@ -15,6 +16,10 @@ public enum StatusCommand: Sendable, Equatable {
     case setWeight(pool: String, member: String, weight: Int)
     /// `shutdown sessions member POOL/MEMBER`.
     case shutdownSessions(pool: String, member: String)
+    /// `reload`: load the config directory again and apply it in place, or refuse it whole.
+    /// The reply is `reloaded in N ms: SUMMARY` and one line per change, or, refused, only
+    /// `error:` lines (the count, then every problem): many lines, unlike other refusals.
+    case reload
     /// `quit`: the server closes the connection after the (empty) reply.
     case quit
 
@@ -22,7 +27,8 @@ public enum StatusCommand: Sendable, Equatable {
     public var isReadOnly: Bool {
         switch self {
         case .help, .showInfo, .showStat, .showMembers, .showHA, .showMetrics, .quit: return true
-        case .setState, .setWeight, .shutdownSessions: return false
+        // A reload changes everything the config says: never for monitoring agents.
+        case .setState, .setWeight, .shutdownSessions, .reload: return false
         }
     }
 }

@@ -11,6 +11,7 @@ extension StatusCommand {
         set member POOL/MEMBER state ready|drain|maint    put in rotation, drain, or take out
         set member POOL/MEMBER weight N                   set the weight in force, N in 0..256
         shutdown sessions member POOL/MEMBER              close the member's open connections and sessions
+        reload                                            apply the config directory again, or refuse it whole
         quit                                              close this connection
 
         """

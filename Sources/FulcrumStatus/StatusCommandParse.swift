@@ -29,6 +29,9 @@ extension StatusCommand {
         switch first {
         case "help": return noMore(.help, after: 1, usage: "help")
         case "quit": return noMore(.quit, after: 1, usage: "quit")
+        // No arguments: it reloads the directory the daemon was started with, never a path
+        // sent over the socket (a writer of the socket must not pick files to read as root).
+        case "reload": return noMore(.reload, after: 1, usage: "reload")
         case "show": return parseShow(Array(rest))
         case "set":
             guard rest.first == "member" else { return unknown() }

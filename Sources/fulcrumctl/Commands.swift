@@ -119,6 +119,38 @@ struct ShutdownSessions: ParsableCommand {
     }
 }
 
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the configuration directory again, without a restart.",
+        discussion: """
+            Sends `reload`: fulcrumd reads and checks its configuration directory again (the \
+            same checks and messages as `fulcrumd --check-config`) and applies it in place, all \
+            of it or none of it. Listeners that stay keep their sockets and open connections; \
+            members whose configuration is unchanged keep their health status and run-time \
+            overrides (drain, maint, weight). \
+            On success it prints `reloaded in N ms:` with a summary, then one line per change, \
+            and exits 0. A refused reload changes nothing: every problem is printed on standard \
+            error (file:line: message) and the exit status is 1. Exit status 2: no daemon on \
+            the socket, or no reply within --timeout (the reload may still complete). \
+            `systemctl reload fulcrumd` checks the configuration, then sends SIGHUP, which \
+            takes the same path.
+            """)
+
+    @OptionGroup var socket: SocketOptions
+    /// Generous: loading and checking even tens of thousands of listeners takes seconds, so
+    /// only a stuck daemon takes this long; a deploy script then fails instead of hanging.
+    @Option(help: ArgumentHelp("Seconds to wait for the daemon's reply.", valueName: "seconds"))
+    var timeout = 120
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout \(timeout): allowed 1 or more seconds") }
+    }
+
+    func run() throws {
+        try Conversation.relay(socket, .reload, replyTimeout: timeout)
+    }
+}
+
 struct Stat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the raw statistics: CSV, or JSON with --json.",

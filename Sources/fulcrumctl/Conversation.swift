@@ -5,15 +5,16 @@ import Glibc
 /// How every subcommand turns the socket conversation into output and an exit status:
 /// 0 answered, 1 refused (`error:` reply on stderr), 2 no answer (reason on stderr).
 enum Conversation {
-    static func connect(_ options: SocketOptions) throws -> StatusClient {
+    static func connect(_ options: SocketOptions, replyTimeout: Int? = nil) throws -> StatusClient {
         do {
-            return try StatusClient(path: options.resolvedPath)
+            return try StatusClient(path: options.resolvedPath, replyTimeout: replyTimeout)
         } catch {
             throw fail(error)
         }
     }
 
-    /// Sends `command` and returns its reply; a refusal or a lost connection exits.
+    /// Sends `command` and returns its reply; a refusal or a lost connection exits. A refusal is
+    /// printed whole: a refused reload sends one `error:` line per problem.
     static func ask(_ client: StatusClient, _ command: StatusCommand) throws -> Reply {
         let reply: Reply
         do {
@@ -39,8 +40,8 @@ enum Conversation {
     }
 
     /// One command on a fresh connection, its reply printed as the daemon wrote it.
-    static func relay(_ options: SocketOptions, _ command: StatusCommand) throws {
-        let client = try connect(options)
+    static func relay(_ options: SocketOptions, _ command: StatusCommand, replyTimeout: Int? = nil) throws {
+        let client = try connect(options, replyTimeout: replyTimeout)
         let reply = try ask(client, command)
         if !reply.lines.isEmpty { print(reply.text) }
     }

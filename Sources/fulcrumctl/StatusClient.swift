@@ -5,7 +5,8 @@ import Glibc
 struct Reply {
     var lines: [String]
 
-    /// The daemon refused the command: a refusal is one line starting with `error:`.
+    /// The daemon refused the command: a refusal starts with an `error:` line (a refused
+    /// `reload` is several, one per problem; `text` keeps them all).
     var isError: Bool { lines.first?.hasPrefix("error:") ?? false }
 
     var text: String { lines.joined(separator: "\n") }
@@ -17,12 +18,16 @@ enum ClientFailure: Error, CustomStringConvertible {
     case cannotConnect(path: String, reason: String)
     case io(path: String, error: SystemError)
     case closedMidReply(path: String)
+    /// Nothing arrived for the client's reply timeout: the daemon may still finish the command.
+    case noReply(path: String, seconds: Int)
 
     var description: String {
         switch self {
         case let .cannotConnect(path, reason): return "cannot connect to \(path): \(reason)"
         case let .io(path, error): return "\(path): \(error)"
         case let .closedMidReply(path): return "\(path): the daemon closed the connection before its reply ended"
+        case let .noReply(path, seconds):
+            return "\(path): no reply within \(seconds) s; the daemon may still complete the command"
         }
     }
 }
@@ -41,8 +46,15 @@ final class StatusClient {
     /// A raw buffer rather than an array: typed throws do not pass through withUnsafeMutableBytes.
     private let buffer: UnsafeMutableRawBufferPointer
 
-    init(path: String) throws(ClientFailure) {
+    /// Seconds a read may wait for the daemon (nil: forever, as for commands answered at once).
+    private let replyTimeout: Int?
+
+    /// `replyTimeout`: how long one read may wait before the conversation fails with `noReply`;
+    /// for commands that do real work before answering (`reload`), so a hung daemon cannot
+    /// hang a deploy script.
+    init(path: String, replyTimeout: Int? = nil) throws(ClientFailure) {
         self.path = path
+        self.replyTimeout = replyTimeout
         do {
             fd = try UnixSocket.connect(path: path)
         } catch let error as SystemError {
@@ -52,6 +64,18 @@ final class StatusClient {
             let reason = error is UnixSocket.PathTooLong
                 ? "longer than \(UnixSocket.maxPathBytes) bytes, which a Unix socket path cannot be" : "\(error)"
             throw .cannotConnect(path: path, reason: reason)
+        }
+        if let replyTimeout {
+            var limit = timeval(tv_sec: replyTimeout, tv_usec: 0)
+            let socket = fd
+            do {
+                try syscall("setsockopt") {
+                    setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+                }
+            } catch {
+                close(socket)
+                throw .io(path: path, error: error)
+            }
         }
         buffer = .allocate(byteCount: 65536, alignment: 1)
     }
@@ -94,6 +118,10 @@ final class StatusClient {
             do {
                 n = try UnixSocket.read(fd, into: buffer.baseAddress!, count: buffer.count)
             } catch {
+                // SO_RCVTIMEO ran out: EAGAIN from a blocking socket.
+                if let replyTimeout, error.code == EAGAIN || error.code == EWOULDBLOCK {
+                    throw .noReply(path: path, seconds: replyTimeout)
+                }
                 throw .io(path: path, error: error)
             }
             if n == 0 { throw .closedMidReply(path: path) }

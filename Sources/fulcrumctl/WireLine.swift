@@ -15,6 +15,7 @@ extension StatusCommand {
         case let .setState(pool, member, state): return "set member \(pool)/\(member) state \(state.rawValue)"
         case let .setWeight(pool, member, weight): return "set member \(pool)/\(member) weight \(weight)"
         case let .shutdownSessions(pool, member): return "shutdown sessions member \(pool)/\(member)"
+        case .reload: return "reload"
         case .quit: return "quit"
         }
     }

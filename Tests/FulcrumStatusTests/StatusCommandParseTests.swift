@@ -40,7 +40,18 @@ final class StatusCommandParseTests: XCTestCase {
         XCTAssertEqual(command("set member web/w weight 256"), .setWeight(pool: "web", member: "w", weight: 256))
         XCTAssertEqual(command("set member web/w weight 007"), .setWeight(pool: "web", member: "w", weight: 7))
         XCTAssertEqual(command("shutdown sessions member web/web-2"), .shutdownSessions(pool: "web", member: "web-2"))
+        XCTAssertEqual(command("reload"), .reload)
         XCTAssertEqual(command("quit"), .quit)
+    }
+
+    /// `reload` takes nothing: the daemon reloads its own config directory, never a path sent
+    /// over the socket.
+    func testReload() {
+        XCTAssertEqual(command("  reload\t\r"), .reload)
+        XCTAssertEqual(error("reload /etc/fulcrum"), "unexpected \"/etc/fulcrum\" after \"reload\"")
+        XCTAssertEqual(error("reload now please"), "unexpected \"now\" after \"reload\"")
+        XCTAssertEqual(error("Reload"), "unknown command \"Reload\"; try \"help\"")
+        XCTAssertEqual(error("RELOAD"), "unknown command \"RELOAD\"; try \"help\"")
     }
 
     func testBlanksAndCarriageReturn() {
@@ -60,7 +71,7 @@ final class StatusCommandParseTests: XCTestCase {
         XCTAssertEqual(error("SHOW info"), "unknown command \"SHOW info\"; try \"help\"")
         XCTAssertEqual(error("set pool web/a weight 1"), "unknown command \"set pool web/a weight 1\"; try \"help\"")
         XCTAssertEqual(error("shutdown sessions web/a"), "unknown command \"shutdown sessions web/a\"; try \"help\"")
-        XCTAssertEqual(error("reload"), "unknown command \"reload\"; try \"help\"")
+        XCTAssertEqual(error("reloads"), "unknown command \"reloads\"; try \"help\"")
     }
 
     func testShowErrors() {
@@ -129,13 +140,23 @@ final class StatusCommandParseTests: XCTestCase {
     func testReadOnlyClassification() {
         XCTAssertTrue((try? parse("show stat json").get())?.isReadOnly ?? false)
         XCTAssertFalse((try? parse("set member a/b weight 1").get())?.isReadOnly ?? true)
+        // A reload changes the whole running config: refused on the read-only socket.
+        XCTAssertFalse((try? parse("reload").get())?.isReadOnly ?? true)
+        let readOnly: [StatusCommand] = [.help, .showInfo, .showStat(json: false), .showStat(json: true),
+                                         .showMembers(pool: nil), .showHA, .showMetrics, .quit]
+        let changes: [StatusCommand] = [.setState(pool: "p", member: "m", state: .drain),
+                                        .setWeight(pool: "p", member: "m", weight: 1),
+                                        .shutdownSessions(pool: "p", member: "m"), .reload]
+        XCTAssertEqual(readOnly.filter { !$0.isReadOnly }, [])
+        XCTAssertEqual(changes.filter(\.isReadOnly), [])
     }
 
     func testHelpTextListsEveryCommandOnePerLine() {
         let lines = StatusCommand.helpText.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.last, "", "ends with a newline")
         let body = lines.dropLast()
-        XCTAssertEqual(body.count, 11)
+        XCTAssertEqual(body.count, 12)
+        XCTAssertTrue(body.contains { $0.hasPrefix("reload ") }, "reload is listed")
         XCTAssertFalse(body.contains { $0.trimmingSpaces.isEmpty })
         // The command part of every line (before the description) parses, with placeholders filled in.
         for line in body {
