@@ -66,6 +66,7 @@ let package = Package(
         .target(name: "FulcrumControl", dependencies: [
             "CFulcrumLinux", "FulcrumSystem", "FulcrumStatus", "FulcrumConfig", "FulcrumForwarding",
             "FulcrumHealth", "FulcrumPools",
+            .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "fulcrumd", dependencies: [

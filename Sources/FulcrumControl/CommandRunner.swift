@@ -29,10 +29,14 @@ public struct CommandRunner: Sendable {
     let logger: Logger
     /// Supplies the sampled rates and peaks; nil in tests without a sampler.
     let sample: @Sendable (inout StatusSnapshot) -> Void
+    /// `reload`; without one (tests) the command is refused.
+    let reload: Reload?
 
-    public init(reader: StatusReader, logger: Logger, sample: @escaping @Sendable (inout StatusSnapshot) -> Void = { _ in }) {
+    public init(reader: StatusReader, logger: Logger, reload: Reload? = nil,
+                sample: @escaping @Sendable (inout StatusSnapshot) -> Void = { _ in }) {
         self.reader = reader
         self.logger = logger
+        self.reload = reload
         self.sample = sample
     }
 
@@ -65,10 +69,14 @@ public struct CommandRunner: Sendable {
                 let old = try runtime.set(member: m, weight: weight)
                 return ("weight \(weight) (was \(old))", ["weight": "\(weight)", "was": "\(old)"])
             }
+        case .reload:
+            guard let reload else { return failure("reload is not available here") }
+            let outcome = reload(.statusSocket(peer))
+            if case .refused = outcome { return Reply(text: outcome.replyText, isError: true) }
+            return ok(outcome.replyText)
         case let .shutdownSessions(pool, member):
-            return change(pool, member, peer: peer, socket: socket) { _, m in
-                let p = reader.engine.plan.pools.firstIndex { $0.name == pool }!
-                reader.engine.shutDownSessions(pool: p, member: m)
+            return change(pool, member, peer: peer, socket: socket) { _, _ in
+                reader.engine.shutDownSessions(pool: pool, member: member)
                 return ("closing its connections and sessions on every worker", [:])
             }
         }

@@ -1,3 +1,4 @@
+import Atomics
 import CFulcrumLinux
 import FulcrumAddress
 import FulcrumStatus
@@ -34,6 +35,10 @@ public final class ControlServer: @unchecked Sendable {
     var open = 0
     let history: SampledHistory
     var nextSampleMs: Int64 = 0
+    /// Reloads run here, whoever asks: the socket's `reload` and SIGHUP (through
+    /// `requestReload`) take the same path, one at a time, between snapshots.
+    let reload: Reload?
+    let reloadRequested = ManagedAtomic(false)
 
     static let maxConnections = 512
     static let socketIdleMs: Int64 = 300_000
@@ -41,12 +46,13 @@ public final class ControlServer: @unchecked Sendable {
     static let listenerTag: UInt64 = 1 << 63
 
     /// Creates the sockets (so a bad path or port stops the daemon before it is ready).
-    public init(reader: StatusReader, logger: Logger) throws {
+    public init(reader: StatusReader, logger: Logger, reload: Reload? = nil) throws {
         self.reader = reader
         self.logger = logger
+        self.reload = reload
         let history = SampledHistory()
         self.history = history
-        runner = CommandRunner(reader: reader, logger: logger) { history.apply(to: &$0) }
+        runner = CommandRunner(reader: reader, logger: logger, reload: reload) { history.apply(to: &$0) }
         let config = reader.config
         adminPath = config.statusSocket
         readOnlyPath = config.readonlySocket
@@ -120,6 +126,12 @@ public final class ControlServer: @unchecked Sendable {
         _ = loop.join()
     }
 
+    /// SIGHUP: reload on the control thread as soon as it wakes.
+    public func requestReload() {
+        reloadRequested.store(true, ordering: .releasing)
+        loop.wake()
+    }
+
     /// The sampled rates and peaks, for a snapshot taken outside this thread (the exit report).
     public func applySamples(to snapshot: inout StatusSnapshot) { history.apply(to: &snapshot) }
 
@@ -147,6 +159,7 @@ public final class ControlServer: @unchecked Sendable {
                 let data = loop.poll.data(at: i)
                 if data == loop.wakeData {
                     loop.consumeWake()
+                    if reloadRequested.exchange(false, ordering: .acquiring) { _ = reload?(.signal) }
                 } else if data & ControlServer.listenerTag != 0 {
                     accept(listener: Int(data & 0xFFFF))
                 } else {

@@ -4,43 +4,85 @@ import FulcrumHealth
 import FulcrumStatus
 import FulcrumSystem
 import Glibc
+import Synchronization
 
 /// Reads the running daemon into a StatusSnapshot: counters summed over workers while they
 /// run, the health board, and each pool's runtime state. Any thread; the control thread and
 /// the exit report use it.
 public final class StatusReader: Sendable {
-    public let config: Config
+    /// What a reload replaces, all at once.
+    struct Generation {
+        let config: Config
+        let board: HealthBoard?
+        let configFiles: [String]
+        let configLoadedAt: Int64
+        let reloads: Int
+        /// The engine's plan for this configuration: the indices below are its.
+        let plan: ForwardingPlan
+        /// Config listener order (by name) → (transport, index in the plan's TCP or UDP list).
+        let listenerOrder: [(Transport, Int)]
+    }
+
     public let engine: Engine
-    let board: HealthBoard?
     let version: String
     let configDirectory: String
-    let configFiles: [String]
     let startedAt: Int64
-    let configLoadedAt: Int64
-    /// Config listener order (by name) → (transport, index in the plan's TCP or UDP list).
-    private let listenerOrder: [(Transport, Int)]
+    private let current: Mutex<Generation>
 
     public init(config: Config, engine: Engine, board: HealthBoard?, version: String,
                 configDirectory: String, configFiles: [String], startedAt: Int64, configLoadedAt: Int64) {
-        self.config = config
         self.engine = engine
-        self.board = board
         self.version = version
         self.configDirectory = configDirectory
-        self.configFiles = configFiles
         self.startedAt = startedAt
-        self.configLoadedAt = configLoadedAt
-        let plan = engine.plan
-        listenerOrder = config.listeners.compactMap { listener in
-            if let i = plan.listeners.firstIndex(where: { $0.name == listener.name }) { return (.tcp, i) }
-            if let i = plan.udpListeners.firstIndex(where: { $0.name == listener.name }) { return (.udp, i) }
+        current = Mutex(StatusReader.generation(config: config, plan: engine.plan, board: board, files: configFiles,
+                                                loadedAt: configLoadedAt, reloads: 0))
+    }
+
+    private static func generation(config: Config, plan: ForwardingPlan, board: HealthBoard?, files: [String],
+                                   loadedAt: Int64, reloads: Int) -> Generation {
+        let tcp = Dictionary(uniqueKeysWithValues: plan.listeners.enumerated().map { ($1.name, $0) })
+        let udp = Dictionary(uniqueKeysWithValues: plan.udpListeners.enumerated().map { ($1.name, $0) })
+        let order = config.listeners.compactMap { listener -> (Transport, Int)? in
+            if let i = tcp[listener.name] { return (.tcp, i) }
+            if let i = udp[listener.name] { return (.udp, i) }
             return nil
+        }
+        return Generation(config: config, board: board, configFiles: files, configLoadedAt: loadedAt,
+                          reloads: reloads, plan: plan, listenerOrder: order)
+    }
+
+    /// The configuration in force.
+    public var config: Config { current.withLock { $0.config } }
+
+    /// A health checker restarted for the configuration in force (after a refused reload).
+    public func replace(board: HealthBoard?) {
+        current.withLock {
+            $0 = Generation(config: $0.config, board: board, configFiles: $0.configFiles,
+                            configLoadedAt: $0.configLoadedAt, reloads: $0.reloads, plan: $0.plan,
+                            listenerOrder: $0.listenerOrder)
+        }
+    }
+
+    /// After a reload: the new configuration, files and health board (the engine already runs
+    /// the new plan).
+    public func replace(config: Config, board: HealthBoard?, configFiles: [String], loadedAt: Int64) {
+        let plan = engine.plan
+        current.withLock {
+            $0 = StatusReader.generation(config: config, plan: plan, board: board, files: configFiles,
+                                         loadedAt: loadedAt, reloads: $0.reloads + 1)
         }
     }
 
     public func snapshot() -> StatusSnapshot {
-        let plan = engine.plan
-        let totals = engine.counterTotals()
+        let generation = current.withLock { $0 }
+        let config = generation.config
+        let board = generation.board
+        let listenerOrder = generation.listenerOrder
+        let configFiles = generation.configFiles
+        let configLoadedAt = generation.configLoadedAt
+        let plan = generation.plan
+        let totals = engine.counterTotals(for: plan)
         let now = WallClock.unixSeconds()
         let health = board?.statuses(now: now) ?? Array(repeating: nil, count: plan.pools.count)
         let info = DaemonInfo(version: version, pid: Int(getpid()), startedAt: startedAt, now: now,

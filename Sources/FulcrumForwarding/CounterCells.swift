@@ -65,6 +65,14 @@ public struct CounterArray<Cells: CounterCells> {
     @inline(__always)
     public subscript(index: Int) -> Cells { Cells(base: base + index * Cells.fieldCount) }
 
+    /// Sets run `to` to the current values of run `from` of `other` (a reload moving a
+    /// worker's counters into a block for the new plan; the worker is their only writer).
+    func copy(_ other: CounterArray<Cells>, from: Int, to: Int) {
+        let source = other.base + from * Cells.fieldCount
+        let target = base + to * Cells.fieldCount
+        for i in 0..<Cells.fieldCount { Cells.store(target, i, Cells.load(source, i)) }
+    }
+
     /// Every run's current values, in order.
     public var values: [Cells.Values] { (0..<count).map { self[$0].values } }
 }
@@ -76,6 +84,12 @@ public final class WorkerCounters: @unchecked Sendable {
     public let members: CounterArray<MemberCells>
     public let udpListeners: CounterArray<UDPListenerCells>
     public let udpMembers: CounterArray<UDPMemberCells>
+
+    /// Cells for every listener and member of a plan, retired ones included (their
+    /// connections still count until they close).
+    public convenience init(plan: ForwardingPlan) {
+        self.init(listeners: plan.allListenerCount, udpListeners: plan.udpListeners.count, members: plan.allMemberCount)
+    }
 
     public init(listeners: Int, udpListeners: Int, members: Int) {
         let sizes = [CounterArray<ListenerCells>.cells(for: listeners), CounterArray<MemberCells>.cells(for: members),

@@ -17,21 +17,21 @@ final class UDPForwarder {
         var idleTimeoutMs: Int64
     }
 
-    private let plan: ForwardingPlan
+    private var plan: ForwardingPlan
     private let poll: EventPoll
     private let logger: Logger
     private var listenFDs: [Int32]
-    private let rules: [ListenerRules]
-    private let allowedCIDRs: [[CIDR]]
-    private let memberBase: [Int32]
-    private let memberAddresses: [SocketAddress]
-    private var selectors: [PoolSelector]
+    private var rules: [ListenerRules] = []
+    private var allowedCIDRs: [[CIDR]] = []
+    private var memberBase: [Int32] = []
+    private var memberAddresses: [SocketAddress] = []
+    private var selectors: [PoolSelector] = []
     /// Per pool: LEAST_CONNECTIONS counts sessions in the pool's shared counters.
-    private let countsOpen: [Bool]
+    private var countsOpen: [Bool] = []
     /// Per UDP listener: its pool is PROXYV2, so every datagram to a member carries a header.
-    private let proxied: [Bool]
+    private var proxied: [Bool] = []
     /// Per session slot, the PROXY v2 header its datagrams carry (allocated only when needed).
-    private let proxyHeaders: UnsafeMutableRawPointer?
+    private var proxyHeaders: UnsafeMutableRawPointer?
     private var proxyHeaderLength: [UInt8]
     private let proxyIov: UnsafeMutablePointer<iovec>
     private let headerScratch = UnsafeMutableRawPointer.allocate(byteCount: ProxyHeader.maxLength, alignment: 16)
@@ -67,8 +67,13 @@ final class UDPForwarder {
     private var replyListener: Int32 = -1
 
     /// The worker's counter cells for UDP (written here only, read by anyone).
-    let listenerCounters: CounterArray<UDPListenerCells>
-    let memberCounters: CounterArray<UDPMemberCells>
+    var listenerCounters: CounterArray<UDPListenerCells>
+    var memberCounters: CounterArray<UDPMemberCells>
+    /// The block the two arrays above point into, kept alive while they do.
+    private var counters: WorkerCounters
+    let workerIndex: Int
+    let workerCount: Int
+    let maxSessions: Int
 
     static let batchSize = 32
     /// Batches read from one listener per wake before other sockets get a turn.
@@ -82,25 +87,10 @@ final class UDPForwarder {
         self.poll = poll
         self.logger = logger
         self.listenFDs = listenFDs
-        rules = plan.udpListeners.map {
-            ListenerRules(pool: Int32($0.pool), idleTimeoutMs: $0.timeoutClientDataMs)
-        }
-        allowedCIDRs = plan.udpListeners.map(\.allowedCIDRs)
-        memberBase = plan.pools.map { Int32($0.memberBase) }
-        memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
-        selectors = plan.pools.map {
-            PoolSelector(pool: $0.config, workerIndex: workerIndex, workerCount: workerCount,
-                         runtime: $0.runtime, stickTable: $0.stickTable)
-        }
-        countsOpen = plan.pools.map(\.countsOpen)
-        proxied = plan.udpListeners.map { plan.pools[$0.pool].proxyHeader == .v2 }
-        if proxied.contains(true) {
-            proxyHeaders = .allocate(byteCount: maxSessions * UDPForwarder.proxyHeaderStride, alignment: 16)
-            proxyHeaderLength = Array(repeating: 0, count: maxSessions)
-        } else {
-            proxyHeaders = nil
-            proxyHeaderLength = []
-        }
+        self.workerIndex = workerIndex
+        self.workerCount = workerCount
+        self.maxSessions = maxSessions
+        proxyHeaderLength = []
         proxyIov = .allocate(capacity: 2 * UDPForwarder.batchSize)
         proxyIov.initialize(repeating: iovec(), count: 2 * UDPForwarder.batchSize)
         table = UDPSessionTable(capacity: maxSessions, listeners: plan.udpListeners.count)
@@ -124,8 +114,111 @@ final class UDPForwarder {
         groupStart = .allocate(capacity: UDPForwarder.batchSize)
         groupCount = .allocate(capacity: UDPForwarder.batchSize)
         segmentControl = .allocate(byteCount: cfl_udp_segment_space() * UDPForwarder.batchSize, alignment: 16)
+        self.counters = counters
         listenerCounters = counters.udpListeners
         memberCounters = counters.udpMembers
+        takeRules(of: plan, previous: [:])
+    }
+
+    /// The per-datagram copies of a plan's rules; selectors of pools whose runtime is the
+    /// same object as before are kept.
+    private func takeRules(of plan: ForwardingPlan, previous: [Int32: PoolSelector]) {
+        rules = plan.udpListeners.map {
+            ListenerRules(pool: Int32($0.pool), idleTimeoutMs: $0.timeoutClientDataMs)
+        }
+        allowedCIDRs = plan.udpListeners.map(\.allowedCIDRs)
+        memberBase = plan.pools.map { Int32($0.memberBase) }
+        memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
+        selectors = plan.pools.enumerated().map { p, pool in
+            if let kept = previous[Int32(p)], kept.runtime === pool.runtime { return kept }
+            return PoolSelector(pool: pool.config, workerIndex: workerIndex, workerCount: workerCount,
+                                runtime: pool.runtime, stickTable: pool.stickTable)
+        }
+        countsOpen = plan.pools.map(\.countsOpen)
+        proxied = plan.udpListeners.map { plan.pools[$0.pool].proxyHeader == .v2 }
+        if proxied.contains(true) && proxyHeaders == nil {
+            proxyHeaders = .allocate(byteCount: maxSessions * UDPForwarder.proxyHeaderStride, alignment: 16)
+            proxyHeaderLength = Array(repeating: 0, count: maxSessions)
+        }
+    }
+
+    // MARK: reload
+
+    /// Before the worker's counters move: ends the sessions `next` has no place for — their
+    /// listener went, or their member left the listener's pool — while the indices they were
+    /// counted under still hold.
+    func endSessions(leaving next: ForwardingPlan, _ succession: ForwardingPlan.Succession) {
+        flushReplies()
+        for i in 0..<table.capacity where sessionFD[i] >= 0 || member[i] >= 0 {
+            guard table.isInUse(Int32(i)) else { continue }
+            if newMember(ofSession: i, next, succession) == nil { closeSession(Int32(i)) }
+        }
+    }
+
+    /// The session's member index in the pool its listener uses in `next`, or nil.
+    private func newMember(ofSession i: Int, _ next: ForwardingPlan, _ succession: ForwardingPlan.Succession) -> Int32? {
+        let oldListener = Int(table.key(of: Int32(i)).listener)
+        let listener = succession.udpListeners[oldListener]
+        guard listener >= 0, member[i] >= 0 else { return nil }
+        let flat = succession.members[Int(memberBase[Int(rules[oldListener].pool)] + member[i])]
+        let pool = next.pools[next.udpListeners[Int(listener)].pool]
+        guard flat >= pool.memberBase, flat < pool.memberBase + pool.members.count else { return nil }
+        return flat - Int32(pool.memberBase)
+    }
+
+    /// Takes `next`'s rules and renumbers the remaining sessions for it (after
+    /// endSessions(leaving:) and the worker's counter move). `listenFDs` holds the sockets the
+    /// engine bound for new UDP listeners (-1 where they carry over).
+    func adopt(_ next: ForwardingPlan, listenFDs newFDs: [Int32], counters: WorkerCounters) {
+        guard let succession = next.succession else { return }
+        var remapped: [(slot: Int, member: Int32, samePool: Bool)] = []
+        for i in 0..<table.capacity where table.isInUse(Int32(i)) {
+            guard let m = newMember(ofSession: i, next, succession) else { continue }
+            let oldPool = Int(rules[Int(table.key(of: Int32(i)).listener)].pool)
+            let newListener = Int(succession.udpListeners[Int(table.key(of: Int32(i)).listener)])
+            let newPool = next.udpListeners[newListener].pool
+            remapped.append((i, m, plan.pools[oldPool].runtime === next.pools[newPool].runtime))
+        }
+        var previousSelectors: [Int32: PoolSelector] = [:]
+        for (old, new) in succession.pools.enumerated() where new >= 0 { previousSelectors[new] = selectors[old] }
+        // Sockets: kept ones move to their new index; removed ones close; new ones come in.
+        var fds = Array(repeating: Int32(-1), count: next.udpListeners.count)
+        var taken = Array(repeating: false, count: listenFDs.count)
+        for (new, old) in succession.udpSocketsFrom.enumerated() {
+            if old >= 0 {
+                fds[new] = listenFDs[Int(old)]
+                taken[Int(old)] = true
+                if fds[new] >= 0 && Int(old) != new {
+                    try? poll.modify(fds[new], events: EventPoll.readable,
+                                     data: Worker.eventData(.udpListener, slot: Int32(new), generation: 0))
+                }
+            } else if new < newFDs.count, newFDs[new] >= 0 {
+                fds[new] = newFDs[new]
+                do {
+                    try poll.add(fds[new], events: EventPoll.readable,
+                                 data: Worker.eventData(.udpListener, slot: Int32(new), generation: 0))
+                } catch {
+                    logger.error("cannot watch UDP listener socket", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        for (old, fd) in listenFDs.enumerated() where fd >= 0 && !taken[old] { close(fd) }
+        listenFDs = fds
+        table.renumberListeners(succession.udpListeners, count: next.udpListeners.count)
+        plan = next
+        takeRules(of: next, previous: previousSelectors)
+        self.counters = counters
+        listenerCounters = counters.udpListeners
+        memberCounters = counters.udpMembers
+        for (i, m, samePool) in remapped {
+            member[i] = m
+            guard !samePool else { continue }
+            // A changed pool's runtime counts from zero: add the sessions this worker holds.
+            tried[i] = MemberSet()
+            tried[i].insert(m)
+            let pool = Int(rules[Int(table.key(of: Int32(i)).listener)].pool)
+            if countsOpen[pool] { selectors[pool].openCounts[Int(m)].wrappingIncrement(ordering: .relaxed) }
+        }
     }
 
     // MARK: client -> member
@@ -353,8 +446,9 @@ final class UDPForwarder {
         do {
             return try Datagram.connectedSocket(to: memberAddresses[Int(memberBase[pool] + chosen)])
         } catch {
-            let p = plan.pools[pool]
-            logger.warning("member \(p.name)/\(p.members[Int(chosen)].name): cannot open UDP socket: \(error)")
+            let m = plan.member(at: Int(memberBase[pool] + chosen))
+            logger.warning("member \(m.pool)/\(m.name) \(m.endpoint): cannot open UDP socket: \(error)",
+                           metadata: ["pool": "\(m.pool)", "member": "\(m.name)"])
             return nil
         }
     }

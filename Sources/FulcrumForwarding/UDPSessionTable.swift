@@ -55,6 +55,8 @@ public struct UDPSessionTable {
 
     public func key(of slot: Int32) -> Key { keys[Int(slot)] }
 
+    public func isInUse(_ slot: Int32) -> Bool { inUse[Int(slot)] }
+
     public func lastActivity(of slot: Int32) -> Int64 { lastActive[Int(slot)] }
 
     @inline(__always)
@@ -129,6 +131,28 @@ public struct UDPSessionTable {
             if best == nil || lastActive[Int(slot)] < lastActive[Int(best!)] { best = slot }
         }
         return best
+    }
+
+    /// A reload renumbered the listeners: `map[old]` is each one's new index (the caller has
+    /// removed the sessions of listeners that went, so every one in use maps). Sessions keep
+    /// their slots and their order; the hash chains are rebuilt, as the hash covers the
+    /// listener.
+    public mutating func renumberListeners(_ map: [Int32], count listeners: Int) {
+        var newest = Array(repeating: UDPSessionTable.none, count: max(listeners, 1))
+        var oldest = newest
+        for old in self.newest.indices where old < map.count && map[old] >= 0 {
+            newest[Int(map[old])] = self.newest[old]
+            oldest[Int(map[old])] = self.oldest[old]
+        }
+        self.newest = newest
+        self.oldest = oldest
+        for b in buckets.indices { buckets[b] = UDPSessionTable.none }
+        for i in 0..<capacity where inUse[i] {
+            keys[i].listener = map[Int(keys[i].listener)]
+            let b = bucket(of: keys[i])
+            chain[i] = buckets[b]
+            buckets[b] = Int32(i)
+        }
     }
 
     @inline(__always)

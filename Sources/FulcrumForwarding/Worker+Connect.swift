@@ -121,11 +121,10 @@ extension Worker {
         if timedOut { memberCounters[counter].connectTimeouts += 1 }
         failuresSinceLog[counter] += 1
         if now - failureLogMs[counter] >= 1000 {
-            let pool = plan.pools[Int(c.pointee.pool)]
-            let member = pool.members[Int(c.pointee.member)]
+            let member = plan.member(at: counter)
             let cause = timedOut ? "connect timed out" : "connect failed: \(error.name) (\(error.reason))"
-            logger.warning("member \(pool.name)/\(member.name) \(member.endpoint): \(cause)", metadata: [
-                "pool": "\(pool.name)", "member": "\(member.name)",
+            logger.warning("member \(member.pool)/\(member.name) \(member.endpoint): \(cause)", metadata: [
+                "pool": "\(member.pool)", "member": "\(member.name)",
                 "failures": "\(failuresSinceLog[counter])",
             ])
             failureLogMs[counter] = now
@@ -170,7 +169,7 @@ extension Worker {
     /// client byte and a member that reads slowly delays it like any other byte. The
     /// destination is the address the client actually reached (a listener on 0.0.0.0 or a VIP).
     private func queueProxyHeader(_ c: UnsafeMutablePointer<Connection>, _ version: ProxyProtocolVersion) -> Bool {
-        let destination = Socket.localEndpoint(c.pointee.client) ?? plan.listeners[Int(c.pointee.listener)].endpoint
+        let destination = Socket.localEndpoint(c.pointee.client) ?? plan.tcpListener(at: Int(c.pointee.listener)).endpoint
         let length = ProxyHeader.encode(version, transport: .stream, client: c.pointee.peer, listener: destination,
                                         into: UnsafeMutableRawBufferPointer(start: copyBuffer, count: Worker.copyBufferSize))
         do {

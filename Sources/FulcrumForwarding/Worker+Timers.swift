@@ -53,15 +53,17 @@ extension Worker {
             let c = table[slot]
             guard c.pointee.state == .established else { continue }
             let pool = Int(c.pointee.pool)
-            guard poolRules[pool].shutdownOnDown, !selectors[pool].isUp(c.pointee.member) else { continue }
+            // A connection kept for a removed pool or member has no health to follow.
+            guard pool >= 0, c.pointee.member >= 0, poolRules[pool].shutdownOnDown,
+                  !selectors[pool].isUp(c.pointee.member) else { continue }
             closed[c.pointee.memberCounter, default: 0] += 1
             memberCounters[Int(c.pointee.memberCounter)].shutDownOnDown += 1
             closeConnection(slot)
         }
         for (counter, count) in closed {
-            let (pool, member) = plan.member(atCounter: Int(counter))
-            logger.notice("member \(pool.name)/\(member.name) \(member.endpoint): closed \(count) connections (on_member_down = shutdown_sessions)",
-                metadata: ["pool": "\(pool.name)", "member": "\(member.name)"])
+            let member = plan.member(at: Int(counter))
+            logger.notice("member \(member.pool)/\(member.name) \(member.endpoint): closed \(count) connections (on_member_down = shutdown_sessions)",
+                metadata: ["pool": "\(member.pool)", "member": "\(member.name)"])
         }
     }
 
@@ -79,9 +81,9 @@ extension Worker {
         }
         count += udp?.closeSessions(memberCounter: memberCounter) ?? 0
         guard count > 0 else { return }
-        let (pool, member) = plan.member(atCounter: memberCounter)
-        logger.notice("member \(pool.name)/\(member.name) \(member.endpoint): closed \(count) connections and sessions (shutdown sessions)",
-                      metadata: ["pool": "\(pool.name)", "member": "\(member.name)"])
+        let member = plan.member(at: memberCounter)
+        logger.notice("member \(member.pool)/\(member.name) \(member.endpoint): closed \(count) connections and sessions (shutdown sessions)",
+                      metadata: ["pool": "\(member.pool)", "member": "\(member.name)"])
     }
 
     func closeConnection(_ slot: Int32) {

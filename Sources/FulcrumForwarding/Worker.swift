@@ -6,6 +6,7 @@ import FulcrumProxyProtocol
 import FulcrumSystem
 import Glibc
 import Logging
+import Synchronization
 
 /// One data-plane thread: its own epoll, its own SO_REUSEPORT socket per listener, and every
 /// connection it accepts, owned outright. Nothing here is touched by another thread except
@@ -41,23 +42,28 @@ public final class Worker: @unchecked Sendable {
     }
 
     public let index: Int
-    let plan: ForwardingPlan
-    let listenerRules: [ListenerRules]
-    let poolRules: [PoolRules]
-    /// Per listener: its open connections across all workers (for connection_limit).
-    let listenerOpen: [ManagedAtomic<Int>]
-    let allowedCIDRs: [[CIDR]]
-    /// Member sockaddrs, indexed by pool memberBase + member index.
-    let memberAddresses: [SocketAddress]
+    let workerCount: Int
+    /// The generation this worker runs; it adopts the next one from `exchange` when woken.
+    var plan: ForwardingPlan
+    let exchange: PlanExchange?
+    /// The generation this worker has adopted, for the control thread waiting on a reload.
+    public let adopted: ManagedAtomic<Int>
+    /// Per TCP listener (config, then retired): its rules and its open count.
+    var listenerRules: [ListenerRules] = []
+    var listenerOpen: [ManagedAtomic<Int>] = []
+    var allowedCIDRs: [[CIDR]] = []
+    var poolRules: [PoolRules] = []
+    /// Member sockaddrs, indexed by pool memberBase + member index (config members).
+    var memberAddresses: [SocketAddress] = []
     var logger: Logger
     /// This worker's epoll, wake eventfd and thread.
     public let loop: EventLoop
     /// `loop.poll`, kept as a plain value for the per-event path.
     let poll: EventPoll
     let control = ManagedAtomic<Control>(.run)
-    /// This worker's listening socket per plan listener (-1 once closed for drain).
+    /// This worker's listening socket per config TCP listener (-1 once closed for drain).
     var listenFDs: [Int32]
-    var selectors: [PoolSelector]
+    var selectors: [PoolSelector] = []
     var table: ConnectionTable
     var wheel: TimerWheel
     var pipes: PipePool
@@ -67,84 +73,116 @@ public final class Worker: @unchecked Sendable {
     var expired: [Int32] = []
     var now: Int64
     var draining = false
-    /// The UDP side, when this config has UDP listeners.
+    /// The UDP side, once a generation has UDP listeners.
     var udp: UDPForwarder?
+    let initialSlots: Int
     /// Listeners taken out of epoll after accept ran out of descriptors, and until when.
     var listenerPausedUntil: [Int64]
     var pausedListeners = 0
     var acceptErrorLogMs = Int64.min / 2
-    /// The plan's memberDownEvents value this worker last acted on.
+    /// The memberDownEvents value this worker last acted on.
     var seenMemberDownEvents: UInt64 = 0
-    /// How many of the plan's member-shutdown requests this worker has acted on.
+    /// How many member-shutdown requests this worker has acted on.
     var seenShutdownRequests = 0
+    /// The earliest time a connection kept for a removed listener or member must be closed
+    /// (shutdown_grace after the reload that removed it); .max when there is none.
+    var orphanDeadline = Int64.max
     static let listenerPauseMs: Int64 = 100
 
-    /// This worker's counters: written by this thread only, readable by any while it runs.
-    public let counters: WorkerCounters
-    let listenerCounters: CounterArray<ListenerCells>
-    let memberCounters: CounterArray<MemberCells>
+    /// This worker's counters: written by this thread only, readable by any while it runs
+    /// through `publishedCounters`. A reload moves them into a block sized for the new plan.
+    var counters: WorkerCounters
+    private let published: Mutex<(generation: Int, counters: WorkerCounters)>
+    var listenerCounters: CounterArray<ListenerCells>
+    var memberCounters: CounterArray<MemberCells>
     /// Per member: when a connect failure was last logged, and how many since, so a dead
     /// member under load produces a line a second rather than a line per connection.
-    var failureLogMs: [Int64]
-    var failuresSinceLog: [Int]
+    var failureLogMs: [Int64] = []
+    var failuresSinceLog: [Int] = []
 
     static let connectEvents = EventPoll.readable | EventPoll.writable | EventPoll.readHangup
         | EventPoll.edgeTriggered
     static let acceptBatch = 64
 
     /// `listenFDs[i]` is this worker's bound, listening socket for `plan.listeners[i]`;
-    /// `udpListenFDs[i]` its bound socket for `plan.udpListeners[i]`.
+    /// `udpListenFDs[i]` its bound socket for `plan.udpListeners[i]`. With an `exchange`, the
+    /// worker adopts each newer plan published there.
     public init(index: Int, workerCount: Int, plan: ForwardingPlan, listenFDs: [Int32], udpListenFDs: [Int32] = [],
-                logger: Logger, initialSlots: Int = 1024) throws(SystemError) {
+                logger: Logger, initialSlots: Int = 1024, exchange: PlanExchange? = nil) throws(SystemError) {
         self.index = index
+        self.workerCount = workerCount
         self.plan = plan
-        listenerRules = plan.listeners.map {
-            ListenerRules(pool: Int32($0.pool), connectionLimit: $0.connectionLimit,
-                          timeoutClientDataMs: $0.timeoutClientDataMs,
-                          timeoutMemberConnectMs: $0.timeoutMemberConnectMs,
-                          timeoutMemberDataMs: $0.timeoutMemberDataMs)
-        }
-        poolRules = plan.pools.map {
-            PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase), countsOpen: $0.countsOpen,
-                      proxyHeader: $0.proxyHeader,
-                      shutdownOnDown: $0.shutdownOnDown)
-        }
-        listenerOpen = plan.listeners.map(\.open)
-        allowedCIDRs = plan.listeners.map(\.allowedCIDRs)
-        memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
+        self.exchange = exchange
+        adopted = ManagedAtomic(plan.generation)
+        self.initialSlots = initialSlots
         self.logger = logger
         self.logger[metadataKey: "worker"] = "\(index)"
         self.listenFDs = listenFDs
         loop = try EventLoop(name: "fulcrum-w\(index)", capacity: 256, wakeData: EventKind.wake.rawValue)
         poll = loop.poll
         now = cfl_monotonic_ms()
-        selectors = plan.pools.map {
-            PoolSelector(pool: $0.config, workerIndex: index, workerCount: workerCount,
-                         runtime: $0.runtime, stickTable: $0.stickTable)
-        }
         table = ConnectionTable(capacity: initialSlots)
         wheel = TimerWheel(capacity: initialSlots, now: now)
         pipes = PipePool(size: plan.pipeSize)
         copyBuffer = UnsafeMutableRawPointer.allocate(byteCount: Worker.copyBufferSize, alignment: 64)
         expired.reserveCapacity(initialSlots)
-        counters = WorkerCounters(listeners: plan.listeners.count, udpListeners: plan.udpListeners.count,
-                                  members: plan.memberCount)
+        counters = WorkerCounters(plan: plan)
+        published = Mutex((plan.generation, counters))
         listenerCounters = counters.listeners
         memberCounters = counters.members
         listenerPausedUntil = Array(repeating: 0, count: listenFDs.count)
-        failureLogMs = Array(repeating: Int64.min / 2, count: plan.memberCount)
-        failuresSinceLog = Array(repeating: 0, count: plan.memberCount)
+        failureLogMs = Array(repeating: Int64.min / 2, count: plan.allMemberCount)
+        failuresSinceLog = Array(repeating: 0, count: plan.allMemberCount)
+        takeRules(of: plan, previous: nil)
         for (i, fd) in listenFDs.enumerated() {
             try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.listener, slot: Int32(i), generation: 0))
         }
         if !udpListenFDs.isEmpty {
-            udp = UDPForwarder(plan: plan, poll: poll, listenFDs: udpListenFDs, workerIndex: index,
-                               workerCount: workerCount, maxSessions: plan.udpMaxSessions, counters: counters,
-                               logger: self.logger)
-            for (i, fd) in udpListenFDs.enumerated() {
-                try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.udpListener, slot: Int32(i), generation: 0))
-            }
+            try startUDP(listenFDs: udpListenFDs)
         }
+    }
+
+    func startUDP(listenFDs udpListenFDs: [Int32]) throws(SystemError) {
+        udp = UDPForwarder(plan: plan, poll: poll, listenFDs: udpListenFDs, workerIndex: index,
+                           workerCount: workerCount, maxSessions: plan.udpMaxSessions, counters: counters,
+                           logger: logger)
+        for (i, fd) in udpListenFDs.enumerated() {
+            try poll.add(fd, events: EventPoll.readable, data: Worker.eventData(.udpListener, slot: Int32(i), generation: 0))
+        }
+    }
+
+    /// The per-event copies of a plan's rules. Selectors of pools whose runtime is the same
+    /// object as before are kept (round robin goes on where it was).
+    func takeRules(of plan: ForwardingPlan, previous: [Int32: PoolSelector]?) {
+        let tcp = plan.listeners + plan.retiredListeners
+        listenerRules = tcp.map {
+            ListenerRules(pool: Int32($0.pool), connectionLimit: $0.connectionLimit,
+                          timeoutClientDataMs: $0.timeoutClientDataMs,
+                          timeoutMemberConnectMs: $0.timeoutMemberConnectMs,
+                          timeoutMemberDataMs: $0.timeoutMemberDataMs)
+        }
+        listenerOpen = tcp.map(\.open)
+        allowedCIDRs = tcp.map(\.allowedCIDRs)
+        poolRules = plan.pools.map {
+            PoolRules(retries: Int32($0.retries), memberBase: Int32($0.memberBase), countsOpen: $0.countsOpen,
+                      proxyHeader: $0.proxyHeader,
+                      shutdownOnDown: $0.shutdownOnDown)
+        }
+        memberAddresses = plan.pools.flatMap { $0.members.map(\.socketAddress) }
+        selectors = plan.pools.enumerated().map { p, pool in
+            if let kept = previous?[Int32(p)], kept.runtime === pool.runtime { return kept }
+            return PoolSelector(pool: pool.config, workerIndex: index, workerCount: workerCount,
+                                runtime: pool.runtime, stickTable: pool.stickTable)
+        }
+    }
+
+    /// Who may read this worker's counters while it runs, and for which generation's indices.
+    public func publishedCounters() -> (generation: Int, counters: WorkerCounters) {
+        published.withLock { $0 }
+    }
+
+    func publish(_ counters: WorkerCounters, generation: Int) {
+        published.withLock { $0 = (generation, counters) }
     }
 
     // MARK: control from other threads
@@ -163,8 +201,6 @@ public final class Worker: @unchecked Sendable {
     /// Makes the loop look at its control state and the plan's events now.
     public func wake() { loop.wake() }
 
-    public var openConnections: Int { table.active }
-
     // MARK: the loop
 
     /// Runs until drained or stopped. Returns after every socket this worker owned is closed.
@@ -175,6 +211,10 @@ public final class Worker: @unchecked Sendable {
             if pausedListeners > 0 && (timeout < 0 || timeout > 10) { timeout = 10 }
             // Idle UDP sessions are looked for at least every 100 ms.
             if let udp, udp.sessionCount > 0 && (timeout < 0 || timeout > 100) { timeout = 100 }
+            if orphanDeadline != .max {
+                let untilOrphans = Int32(clamping: max(0, orphanDeadline - now))
+                if timeout < 0 || timeout > untilOrphans { timeout = untilOrphans }
+            }
             var ready: Int
             do {
                 // Before sleeping, give the CPU away once and look again. When the clients and
@@ -203,6 +243,7 @@ public final class Worker: @unchecked Sendable {
             }
             if !wheel.isEmpty { fireTimers() }
             if pausedListeners > 0 { resumeListeners() }
+            if now >= orphanDeadline { closeExpiredOrphans() }
             if draining && table.active == 0 { return }
             if control.load(ordering: .relaxed) == .stop { return }
         }
@@ -237,15 +278,21 @@ public final class Worker: @unchecked Sendable {
 
     func handleControl() {
         loop.consumeWake()
-        let downEvents = plan.memberDownEvents.load(ordering: .acquiring)
+        if let exchange, exchange.latestGeneration.load(ordering: .acquiring) != plan.generation {
+            adopt(exchange.publication)
+        }
+        let signals = plan.signals
+        let downEvents = signals.memberDownEvents.load(ordering: .acquiring)
         if downEvents != seenMemberDownEvents {
             seenMemberDownEvents = downEvents
             shutDownSessionsOfDownMembers()
         }
-        if plan.shutdownRequestCount.load(ordering: .acquiring) != seenShutdownRequests {
-            let requests = plan.shutdownRequests(from: seenShutdownRequests)
+        if signals.shutdownRequestCount.load(ordering: .acquiring) != seenShutdownRequests {
+            let requests = signals.shutdownRequests(from: seenShutdownRequests)
             seenShutdownRequests += requests.count
-            for counter in requests { shutDownSessions(memberCounter: counter) }
+            for identity in requests {
+                if let flat = plan.memberIndex[identity] { shutDownSessions(memberCounter: flat) }
+            }
         }
         switch control.load(ordering: .sequentiallyConsistent) {
         case .run:

@@ -2,8 +2,8 @@ import Glibc
 import FulcrumAddress
 
 /// A sockaddr big enough for IPv4 and IPv6, kept by value so connection setup builds it on
-/// the stack.
-public struct SocketAddress {
+/// the stack. Plain bytes, so a plan holding them can be shared by every worker thread.
+public struct SocketAddress: @unchecked Sendable {
     public var storage = sockaddr_storage()
     public var length: socklen_t = socklen_t(MemoryLayout<sockaddr_storage>.size)
 

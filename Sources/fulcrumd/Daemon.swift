@@ -15,16 +15,21 @@ struct Daemon {
     let configDirectory: String
     let logger: Logger
 
-    /// Runs until SIGTERM/SIGINT; returns the exit status.
-    func run() -> Int32 {
-        // Signals are taken synchronously by this thread with sigtimedwait; workers inherit the
-        // mask so no signal lands on a data-plane thread. A peer closing mid-splice must give
-        // EPIPE, not kill the process.
+    /// The signals this thread takes synchronously with sigtimedwait, blocked before anything
+    /// else runs (a SIGHUP while the configuration loads must not kill the process); threads
+    /// inherit the mask, so none lands on a data-plane thread. A peer closing mid-splice must
+    /// give EPIPE, not kill the process.
+    static func blockSignals() -> sigset_t {
         signal(SIGPIPE, SIG_IGN)
         var signals = sigset_t()
         sigemptyset(&signals)
         for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
+        return signals
+    }
+
+    /// Runs until SIGTERM/SIGINT; returns the exit status.
+    func run(signals: sigset_t) -> Int32 {
 
         logger.info("fulcrumd starting", metadata: [
             "version": "\(fulcrumVersion)", "workers": "\(config.workers)", "files": "\(files.count)",
@@ -49,9 +54,12 @@ struct Daemon {
         let reader = StatusReader(config: config, engine: engine, board: checker.board, version: fulcrumVersion,
                                   configDirectory: configDirectory, configFiles: files, startedAt: started,
                                   configLoadedAt: started)
+        let notifier = SystemdNotifier()
+        let reloader = Reloader(engine: engine, config: config, files: files, checker: checker, reader: reader,
+                                configDirectory: configDirectory, notifier: notifier, logger: logger)
         let control: ControlServer
         do {
-            control = try ControlServer(reader: reader, logger: logger)
+            control = try ControlServer(reader: reader, logger: logger) { reloader.reload($0) }
         } catch {
             logger.error("startup failed: \(error)")
             return 1
@@ -67,43 +75,47 @@ struct Daemon {
             control.stop()
             return 1
         }
-        for listener in engine.plan.listeners {
+        let plan = engine.plan
+        for listener in plan.listeners {
             logger.info("listener up", metadata: [
                 "listener": "\(listener.name)", "address": "\(listener.endpoint)",
-                "pool": "\(engine.plan.pools[listener.pool].name)",
-                "members": "\(engine.plan.pools[listener.pool].members.count)",
+                "pool": "\(plan.pools[listener.pool].name)",
+                "members": "\(plan.pools[listener.pool].members.count)",
             ])
         }
-        for listener in engine.plan.udpListeners {
+        for listener in plan.udpListeners {
             logger.info("listener up", metadata: [
                 "listener": "\(listener.name)", "address": "\(listener.endpoint)", "protocol": "UDP",
-                "pool": "\(engine.plan.pools[listener.pool].name)",
-                "members": "\(engine.plan.pools[listener.pool].members.count)",
+                "pool": "\(plan.pools[listener.pool].name)",
+                "members": "\(plan.pools[listener.pool].members.count)",
             ])
         }
         logger.info("fulcrumd ready")
+        notifier.ready(status: reloader.readyStatus())
 
         while true {
             let received = sigwait(signals, timeoutMs: -1)
             if received == SIGHUP {
-                logger.notice("SIGHUP received: configuration reload is not supported in this version; ignoring")
+                // Applied on the control thread, like the status socket's `reload`.
+                control.requestReload()
                 continue
             }
             logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
                 "signal": "\(received == SIGINT ? "SIGINT" : "SIGTERM")",
-                "grace_ms": "\(config.shutdownGraceMs)",
+                "grace_ms": "\(reloader.config.shutdownGraceMs)",
             ])
             break
         }
+        let grace = reloader.config.shutdownGraceMs
+        notifier.stopping()
         engine.beginDrain()
-        if !waitForDrain(engine, signals: signals) {
-            let open = engine.workers.reduce(0) { $0 + $1.openConnections }
-            logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(open)"])
+        if !waitForDrain(engine, signals: signals, graceMs: grace) {
+            logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(engine.openConnections())"])
             engine.stop()
             _ = engine.wait(timeout: 10)
         }
-        checker.stop()
         control.stop()
+        reloader.checker.stop()
         var final = reader.snapshot()
         control.applySamples(to: &final)
         report(final)
@@ -112,8 +124,8 @@ struct Daemon {
     }
 
     /// Waits up to shutdown_grace for workers to finish. A second SIGTERM/SIGINT cuts it short.
-    private func waitForDrain(_ engine: Engine, signals: sigset_t) -> Bool {
-        var remaining = config.shutdownGraceMs
+    private func waitForDrain(_ engine: Engine, signals: sigset_t, graceMs: Int) -> Bool {
+        var remaining = graceMs
         while remaining > 0 {
             let slice = min(remaining, 100)
             if engine.wait(timeout: Double(slice) / 1000) { return true }

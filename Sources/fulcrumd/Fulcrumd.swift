@@ -35,6 +35,7 @@ struct Fulcrumd: ParsableCommand {
     }
 
     func run() throws {
+        let signals = checkConfig ? sigset_t() : Daemon.blockSignals()
         let loaded: LoadedConfig
         do {
             loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs())
@@ -53,7 +54,7 @@ struct Fulcrumd: ParsableCommand {
         for warning in loaded.warnings { Logger(label: "fulcrumd").warning("configuration: \(warning)") }
         let daemon = Daemon(config: loaded.config, files: loaded.files, configDirectory: configDirectory,
                             logger: Logger(label: "fulcrumd"))
-        throw ExitCode(daemon.run())
+        throw ExitCode(daemon.run(signals: signals))
     }
 }
 

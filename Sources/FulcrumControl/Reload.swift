@@ -1,0 +1,36 @@
+/// What a reload did, as the status socket, fulcrumctl and the log say it.
+public enum ReloadOutcome: Sendable, Equatable {
+    /// In force: how long it took, the one-line summary and one line per change.
+    case applied(milliseconds: Int, summary: String, changes: [String])
+    /// Nothing changed: every problem found (file:line for config errors).
+    case refused([String])
+
+    /// The status-socket reply: `reloaded in N ms: summary` and the changes, or one `error:`
+    /// line per problem after a first that says nothing changed.
+    public var replyText: String {
+        switch self {
+        case let .applied(ms, summary, changes):
+            return (["reloaded in \(ms) ms: \(summary)"] + changes).map { $0 + "\n" }.joined()
+        case let .refused(problems):
+            let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
+            return (["reload refused, nothing changed: \(count)"] + problems).map { "error: \($0)\n" }.joined()
+        }
+    }
+}
+
+/// Who asked for a reload: the log line says so.
+public enum ReloadTrigger: Sendable, CustomStringConvertible {
+    case signal
+    case statusSocket(Peer?)
+
+    public var description: String {
+        switch self {
+        case .signal: return "SIGHUP"
+        case let .statusSocket(peer?): return "status socket (pid \(peer.pid), uid \(peer.uid))"
+        case .statusSocket(nil): return "status socket"
+        }
+    }
+}
+
+/// Applies the configuration on disk; runs on the control thread, one at a time.
+public typealias Reload = @Sendable (ReloadTrigger) -> ReloadOutcome
