@@ -1,7 +1,7 @@
 /// What a reload did, as the status socket, fulcrumctl and the log say it.
 public enum ReloadOutcome: Sendable, Equatable {
     /// In force: how long it took, the one-line summary and one line per change.
-    case applied(milliseconds: Int, summary: String, changes: [String])
+    case applied(microseconds: Int, summary: String, changes: [String])
     /// Nothing changed: every problem found (file:line for config errors).
     case refused([String])
 
@@ -9,12 +9,20 @@ public enum ReloadOutcome: Sendable, Equatable {
     /// line per problem after a first that says nothing changed.
     public var replyText: String {
         switch self {
-        case let .applied(ms, summary, changes):
-            return (["reloaded in \(ms) ms: \(summary)"] + changes).map { $0 + "\n" }.joined()
+        case let .applied(us, summary, changes):
+            return (["reloaded in \(ReloadOutcome.millisecondsText(us)) ms: \(summary)"] + changes).map { $0 + "\n" }.joined()
         case let .refused(problems):
             let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
             return (["reload refused, nothing changed: \(count)"] + problems).map { "error: \($0)\n" }.joined()
         }
+    }
+}
+
+extension ReloadOutcome {
+    /// Microseconds as milliseconds with one decimal: "0.8", "12.0".
+    public static func millisecondsText(_ microseconds: Int) -> String {
+        let tenths = (microseconds + 50) / 100
+        return "\(tenths / 10).\(tenths % 10)"
     }
 }
 

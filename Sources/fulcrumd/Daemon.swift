@@ -91,7 +91,7 @@ struct Daemon {
             ])
         }
         logger.info("fulcrumd ready")
-        notifier.ready(status: reloader.readyStatus())
+        reloader.notified(notifier.ready(status: reloader.readyStatus()))
 
         while true {
             let received = sigwait(signals, timeoutMs: -1)
@@ -107,7 +107,7 @@ struct Daemon {
             break
         }
         let grace = reloader.config.shutdownGraceMs
-        notifier.stopping()
+        reloader.notified(notifier.stopping())
         engine.beginDrain()
         if !waitForDrain(engine, signals: signals, graceMs: grace) {
             logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(engine.openConnections())"])

@@ -41,25 +41,30 @@ final class Reloader: Sendable {
     var checker: HealthChecker { state.withLock { $0.checker } }
 
     func reload(_ trigger: ReloadTrigger) -> ReloadOutcome {
-        let started = cfl_monotonic_ms()
-        notifier.reloading(status: "reloading the configuration")
+        let started = SystemdNotifier.monotonicMicroseconds()
+        notified(notifier.reloading(status: "reloading the configuration"))
         let outcome = apply()
-        let ms = Int(cfl_monotonic_ms() - started)
+        let us = Int(SystemdNotifier.monotonicMicroseconds() - started)
         switch outcome {
         case let .applied(_, summary, changes):
-            logger.notice("configuration reloaded in \(ms) ms: \(summary)", metadata: [
-                "trigger": "\(trigger)", "ms": "\(ms)", "changes": "\(changes.count)",
+            logger.notice("configuration reloaded in \(ReloadOutcome.millisecondsText(us)) ms: \(summary)", metadata: [
+                "trigger": "\(trigger)", "changes": "\(changes.count)",
             ])
-            notifier.ready(status: readyStatus())
-            return .applied(milliseconds: ms, summary: summary, changes: changes)
+            notified(notifier.ready(status: readyStatus()))
+            return .applied(microseconds: us, summary: summary, changes: changes)
         case let .refused(problems):
             let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
             logger.error("configuration reload refused: \(count); still running the previous configuration", metadata: [
                 "trigger": "\(trigger)", "first": "\(problems.first ?? "")",
             ])
-            notifier.ready(status: "reload refused (\(count)); " + readyStatus())
+            notified(notifier.ready(status: "reload refused (\(count)); " + readyStatus()))
             return outcome
         }
+    }
+
+    /// systemd not hearing us is worth a line, never a failed reload.
+    func notified(_ failure: SystemdNotifier.Failure?) {
+        if let failure { logger.warning("sd_notify: \(failure)") }
     }
 
     /// STATUS= for systemd: what is running.
@@ -110,7 +115,7 @@ final class Reloader: Sendable {
         state.withLock { $0 = State(config: loaded.config, files: loaded.files, checker: newChecker) }
         reader.replace(config: loaded.config, board: newChecker.board, configFiles: loaded.files,
                        loadedAt: WallClock.unixSeconds())
-        return .applied(milliseconds: 0, summary: changes.isEmpty ? "nothing changed" : changes.summary,
+        return .applied(microseconds: 0, summary: changes.isEmpty ? "nothing changed" : changes.summary,
                         changes: changes.lines + warnings)
     }
 
