@@ -155,7 +155,7 @@ public final class ForwardingPlan: Sendable {
         self.memberIndex = memberIndex
         let poolIndex = Dictionary(uniqueKeysWithValues: config.pools.enumerated().map { ($1.name, $0) })
         let oldListeners = Dictionary(
-            (previous.map { $0.listeners + $0.udpListeners } ?? []).map { ($0.identity, $0) },
+            (previous.map { $0.listeners + $0.udpListeners + $0.retiredListeners } ?? []).map { ($0.identity, $0) },
             uniquingKeysWith: { a, _ in a })
         func plan(_ l: Listener) -> ListenerPlan {
             let endpoint = l.endpoint
@@ -187,8 +187,10 @@ public final class ForwardingPlan: Sendable {
         let tcpIndex = Dictionary(uniqueKeysWithValues: listeners.enumerated().map { ($1.identity, Int32($0)) })
         var retired: [ListenerPlan] = []
         var listenerMap: [Int32] = []
+        // A retired listener whose identity is back in the config becomes that listener again
+        // (same open count), so alternating configs never pile up retired copies.
         for (i, old) in (previous.listeners + previous.retiredListeners).enumerated() {
-            if i < previous.listeners.count, let kept = tcpIndex[old.identity] {
+            if let kept = tcpIndex[old.identity] {
                 listenerMap.append(kept)
             } else if i < previous.listeners.count || old.retiredUntilMs > nowMs {
                 listenerMap.append(Int32(listeners.count + retired.count))
@@ -211,7 +213,7 @@ public final class ForwardingPlan: Sendable {
         var memberMap: [Int32] = []
         let oldMembers = previous.pools.flatMap(\.members) + previous.retiredMembers
         for (i, old) in oldMembers.enumerated() {
-            if i < previous.memberCount, let kept = memberIndex[old.identity] {
+            if let kept = memberIndex[old.identity] {
                 memberMap.append(Int32(kept))
             } else if i < previous.memberCount || old.retiredUntilMs > nowMs {
                 memberMap.append(Int32(memberCount + retiredMembers.count))

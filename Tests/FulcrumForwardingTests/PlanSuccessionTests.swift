@@ -63,6 +63,26 @@ final class PlanSuccessionTests: XCTestCase {
         XCTAssertEqual(fourth.succession?.members, [0, -1])
     }
 
+    /// Alternating between two configs (a reload storm) keeps at most one retired copy of each
+    /// identity: one that comes back is the same listener or member again.
+    func testAlternatingConfigsDoNotPileUpRetiredEntries() throws {
+        let small = config(members: ["a"], listeners: [("x", 80)])
+        let large = config(members: ["a", "b"], listeners: [("x", 80), ("y", 81)])
+        var plan = ForwardingPlan(config: small)
+        let firstOpen = plan.listeners[0].open
+        var yOpen: AnyObject?
+        for i in 0..<100 {
+            plan = ForwardingPlan(config: i % 2 == 0 ? large : small, previous: plan, nowMs: Int64(i))
+            XCTAssertLessThanOrEqual(plan.retiredListeners.count, 1)
+            XCTAssertLessThanOrEqual(plan.retiredMembers.count, 1)
+            if i % 2 == 0 {
+                if let yOpen { XCTAssertTrue(plan.listeners[1].open === yOpen, "y is the same listener again") }
+                yOpen = plan.listeners[1].open
+            }
+        }
+        XCTAssertTrue(plan.listeners[0].open === firstOpen)
+    }
+
     func testAListenerMovedToAnotherPortIsRetiredAndRebound() throws {
         let first = ForwardingPlan(config: config(members: ["a"], listeners: [("x", 80)]))
         let next = ForwardingPlan(config: config(members: ["a"], listeners: [("x", 88)]), previous: first, nowMs: 0)
