@@ -49,6 +49,27 @@ public final class HealthBoard: Sendable {
         }
     }
 
+    /// One member's entry carried over a reload: from `old` in the previous board to `new`.
+    struct Move {
+        var old: (pool: Int, member: Int)
+        var new: (pool: Int, member: Int)
+    }
+
+    /// Copies the entries `moves` name from `old`, a board nothing records into any more (its
+    /// checker has stopped), so a member whose status carries over keeps its last check,
+    /// counts, last change and downtime: the status outputs show no gap. One lock of each
+    /// board, never both at once.
+    func adopt(from old: HealthBoard, _ moves: [Move]) {
+        guard !moves.isEmpty else { return }
+        let carried = old.entries.withLock { $0 }
+        entries.withLock { entries in
+            for move in moves {
+                guard let entry = carried[move.old.pool]?[move.old.member], entries[move.new.pool] != nil else { continue }
+                entries[move.new.pool]![move.new.member] = entry
+            }
+        }
+    }
+
     /// Every member's status now (nil entries: pools without a monitor).
     public func statuses(now: Int64 = WallClock.unixSeconds()) -> [[MemberHealthStatus]?] {
         entries.withLock { entries in

@@ -25,6 +25,8 @@ public final class HealthChecker: @unchecked Sendable {
     var poolStatuses: [OperatingStatus]
     let poolNames: [String]
     let memberNames: [[String]]
+    /// The config's pools, kept for the next reload to compare against (HealthChecker+Adopt).
+    let pools: [Pool]
     let memberWentDown: @Sendable () -> Void
     var logger: Logger
     let maxInFlight: Int
@@ -48,8 +50,12 @@ public final class HealthChecker: @unchecked Sendable {
     public static let defaultMaxInFlight = 256
 
     /// `health[p]` must be the flags the workers use for config pool p.
+    ///
+    /// A reload passes the checker it replaces as `old`, after `old.stop()`: members whose
+    /// checks test the same thing keep their verdict, rise/fall progress, status and board
+    /// entry, and `health` is set to match (HealthChecker+Adopt). `old` is not kept.
     public init(config: Config, health: [MemberHealth], logger: Logger, maxInFlight: Int = HealthChecker.defaultMaxInFlight,
-                memberWentDown: @escaping @Sendable () -> Void) throws {
+                adopting old: HealthChecker? = nil, memberWentDown: @escaping @Sendable () -> Void) throws {
         precondition(health.count == config.pools.count)
         self.health = health
         self.logger = logger
@@ -57,6 +63,7 @@ public final class HealthChecker: @unchecked Sendable {
         self.memberWentDown = memberWentDown
         poolNames = config.pools.map(\.name)
         memberNames = config.pools.map { $0.members.map(\.name) }
+        pools = config.pools
         var plans: [MonitorPlan] = []
         var targets: [HealthTarget] = []
         var statuses: [[OperatingStatus]] = []
@@ -82,12 +89,15 @@ public final class HealthChecker: @unchecked Sendable {
         board = HealthBoard(monitored: config.pools.map { $0.healthMonitor != nil },
                             members: config.pools.map(\.members.count))
         loop = try EventLoop(name: "fulcrum-health", capacity: 128, wakeData: UInt64.max)
+        if let old { adopt(old) }
     }
 
     /// Starts the checker thread (no thread when no pool has a monitor).
     public func start() throws(SystemError) {
         guard !targets.isEmpty else { return }
-        for plan in plans {
+        // A monitor a reload kept was described when it first started; the reload said how
+        // many of its members kept their status.
+        for plan in plans where !plan.kept {
             let m = plan.monitor
             let count = targets.filter { $0.plan === plan }.count
             logger.info("health monitor \(plan.poolName): \(m.type.rawValue) every \(secondsText(milliseconds: m.delayMs)) s, timeout \(secondsText(milliseconds: m.timeoutMs)) s, up after \(m.maxRetries), down after \(m.maxRetriesDown), \(count) members",
@@ -107,10 +117,19 @@ public final class HealthChecker: @unchecked Sendable {
     func run() {
         let now = nowMs()
         for target in targets {
-            // Spread the first checks over one delay so 1,000 members do not fire together.
-            let offset = Int64.random(in: 0..<Int64(max(target.plan.monitor.delayMs, 1)), using: &random)
-            target.dueMs = now + offset
-            heap.push(.init(atMs: now + offset, target: target.index, serial: target.serial, kind: .start))
+            let delay = Int64(max(target.plan.monitor.delayMs, 1))
+            let due: Int64
+            if let carried = target.carriedDueMs {
+                // Carried over a reload: the member keeps its cadence, and a check the old
+                // checker had in flight or waiting (due in the past) runs again at once.
+                due = min(max(carried, now), now + delay)
+                target.carriedDueMs = nil
+            } else {
+                // Spread the first checks over one delay so 1,000 members do not fire together.
+                due = now + Int64.random(in: 0..<delay, using: &random)
+            }
+            target.dueMs = due
+            heap.push(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
         }
         while !loop.stopRequested {
             var timeout: Int32 = 1000

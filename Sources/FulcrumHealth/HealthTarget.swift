@@ -14,6 +14,8 @@ final class MonitorPlan {
     let expectRegex: Regex<AnyRegexOutput>?
     /// on_member_down = shutdown_sessions.
     let shutdownSessions: Bool
+    /// Carried over a reload unchanged: its settings were logged when it first started.
+    var kept = false
 
     init(pool: Int, poolName: String, monitor: HealthMonitor, shutdownSessions: Bool) throws(HealthSetupError) {
         self.pool = pool
@@ -94,6 +96,9 @@ final class HealthTarget {
     var tlsFailure: String?
     /// When this target's next check was due (the heap's start time), to notice lateness.
     var dueMs: Int64 = 0
+    /// Set when a reload carried this member's state over: when the old checker's next
+    /// check was due, so the new one keeps the member's cadence (HealthChecker.run).
+    var carriedDueMs: Int64?
 
     static let bufferSize = 4096
 

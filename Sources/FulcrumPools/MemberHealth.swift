@@ -1,4 +1,5 @@
 import Atomics
+import FulcrumConfig
 
 /// Which members of one pool the health monitor currently lets take new traffic, shared by
 /// every worker's selector and written only by the health checker. One flag per member in
@@ -41,5 +42,21 @@ public final class MemberHealth: @unchecked Sendable {
         guard flags[member].exchange(up, ordering: .relaxed) != up else { return false }
         changes.wrappingIncrement(ordering: .releasing)
         return true
+    }
+
+    // A reload carries a member's verdict over when what its checks test is unchanged: the
+    // pool's monitor and what happens on a down verdict, the member's check endpoint and
+    // whether it is checked at all. Other member changes (weight, backup, a traffic port
+    // behind monitor_port) keep the verdict. PoolRuntime and the HealthChecker both ask
+    // these, so the flags a reload publishes never flip one way and back.
+
+    /// Whether verdicts in `old` (the same pool, previous configuration) may carry over.
+    public static func keepsVerdicts(from old: Pool, to pool: Pool) -> Bool {
+        pool.healthMonitor == old.healthMonitor && pool.onMemberDown == old.onMemberDown
+    }
+
+    /// Whether `old`'s verdict (same name, previous configuration) carries over to `member`.
+    public static func keepsVerdict(from old: Member, to member: Member) -> Bool {
+        old.monitorEndpoint == member.monitorEndpoint && old.adminStateUp == member.adminStateUp
     }
 }

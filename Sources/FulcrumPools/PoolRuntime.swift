@@ -32,11 +32,15 @@ public final class PoolRuntime: @unchecked Sendable {
     /// reload unless the config of that member changed, which says the operator now wants
     /// what the config says.
     ///
-    /// Health flags are carried when the member and the pool's monitor are both unchanged;
-    /// the new HealthChecker, adopting the old one, sets them again from the verdicts it
-    /// carries, so the two agree whichever is built first. Open counts start at zero: each
-    /// worker adds its own open connections and sessions back when it takes up the new plan
-    /// (they are the worker's to count, and copying them here would count them twice).
+    /// Health flags are carried under the rule the HealthChecker uses to carry verdicts
+    /// (MemberHealth.keepsVerdict: unchanged monitor, and unchanged check endpoint and
+    /// admin_state_up; a weight change keeps the verdict). The new checker, adopting the old
+    /// one, sets them again from the verdicts it carries: the same values, so no flag flips
+    /// and flips back, whichever of the two a reload builds first.
+    ///
+    /// Open counts start at zero: each worker adds its own open connections and sessions
+    /// back when it takes up the new plan (they are the worker's to count, and copying them
+    /// here would count them twice).
     public convenience init(pool: Pool, adopting old: PoolRuntime?) {
         guard let old else {
             self.init(pool: pool)
@@ -44,15 +48,20 @@ public final class PoolRuntime: @unchecked Sendable {
         }
         let count = pool.members.count
         let oldState = old.state
-        let sameMonitor = pool.healthMonitor == old.pool.healthMonitor
+        let sameMonitor = MemberHealth.keepsVerdicts(from: old.pool, to: pool)
         var weights = pool.members.map(\.weight)
         var adminStates = Array(repeating: AdminState.ready, count: count)
         let health = MemberHealth(count: count)
         for (i, member) in pool.members.enumerated() {
-            guard let j = old.memberIndex(named: member.name), old.pool.members[j] == member else { continue }
-            weights[i] = oldState.weights[j]
-            adminStates[i] = oldState.adminStates[j]
-            if sameMonitor { health.set(member: i, up: old.health.isUp(j)) }
+            guard let j = old.memberIndex(named: member.name) else { continue }
+            let was = old.pool.members[j]
+            if was == member {
+                weights[i] = oldState.weights[j]
+                adminStates[i] = oldState.adminStates[j]
+            }
+            if sameMonitor && MemberHealth.keepsVerdict(from: was, to: member) {
+                health.set(member: i, up: old.health.isUp(j))
+            }
         }
         self.init(pool: pool, health: health, openCounts: MemberCounts(count: count),
                   state: PoolState(pool: pool, weights: weights, adminStates: adminStates))

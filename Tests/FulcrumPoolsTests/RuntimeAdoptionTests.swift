@@ -35,20 +35,35 @@ final class RuntimeAdoptionTests: XCTestCase {
         XCTAssertEqual(old.state.weights, [7, 1, 9, 1], "the old runtime is left as it was")
     }
 
-    func testHealthFlagsCarryOnlyWithAnUnchangedMemberAndMonitor() {
+    func testHealthFlagsCarryOnlyWithAnUnchangedMonitorAndCheckEndpoint() throws {
         let oldPool = monitored([member("a", 1), member("b", 2), member("c", 3)])
         let old = PoolRuntime(pool: oldPool)
         for m in 0..<3 { old.health.set(member: m, up: false) }
-        let same = PoolRuntime(pool: monitored([member("a", 1), member("b", 2, port: 9090), member("new", 5)]),
+        try old.set(member: 0, weight: 9)
+        var disabled = member("c", 3)
+        disabled.adminStateUp = false
+        let same = PoolRuntime(pool: monitored([member("a", 1), member("b", 2, port: 9090), disabled, member("d", 4)]),
                                adopting: old)
         XCTAssertFalse(same.health.isUp(0), "unchanged member, unchanged monitor: still down")
-        XCTAssertTrue(same.health.isUp(1), "changed member: up, as a new one")
-        XCTAssertTrue(same.health.isUp(2), "new member: up")
+        XCTAssertEqual(same.state.weights[0], 9)
+        XCTAssertTrue(same.health.isUp(1), "another check endpoint: up, as a new member")
+        XCTAssertTrue(same.health.isUp(2), "no longer checked: up, as the checker would leave it")
+        XCTAssertTrue(same.health.isUp(3), "new member: up")
         XCTAssertFalse(same.health === old.health, "a new flag set for the new member list")
-        XCTAssertEqual(same.health.count, 3)
+        XCTAssertEqual(same.health.count, 4)
+
+        // Only what the checks test matters: a new weight keeps the verdict (and the checker
+        // keeps it too, so the flag never flips up and back down).
+        let reweighted = PoolRuntime(pool: monitored([member("a", 1, weight: 5)]), adopting: old)
+        XCTAssertFalse(reweighted.health.isUp(0))
+        XCTAssertEqual(reweighted.state.weights, [5], "but its runtime weight gives way to the config's")
 
         let otherMonitor = PoolRuntime(pool: monitored(oldPool.members, delayMs: 1000), adopting: old)
         XCTAssertTrue((0..<3).allSatisfy(otherMonitor.health.isUp), "a changed monitor starts over")
+        var shutdown = oldPool
+        shutdown.onMemberDown = .shutdownSessions
+        XCTAssertTrue((0..<3).allSatisfy(PoolRuntime(pool: shutdown, adopting: old).health.isUp),
+                      "so does a changed on_member_down, as in the checker")
     }
 
     func testOpenCountsStartAtZero() {

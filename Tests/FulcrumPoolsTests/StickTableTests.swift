@@ -63,6 +63,10 @@ final class StickTableTests: XCTestCase {
         let old = StickTable(capacity: 4096, timeoutSeconds: 60, granularity: .max)
         for n in 0..<1000 as Range<UInt32> { old.record(client(n), member: 0, now: 0) }
         let table = StickTable(adopting: old, timeoutSeconds: 60, granularity: .max, memberMap: [2])
+        // Each path once first: the runtime allocates generic metadata on first use.
+        _ = table.lookup(client(0), now: 0)
+        table.record(client(9999), member: 1, now: 0)
+        table.forget(member: 3)
         defer { cac_untrack_current_thread() }
         cac_track_current_thread()
         cac_reset()
