@@ -28,7 +28,7 @@ public final class Engine: @unchecked Sendable {
             case let .cannotListen(error): return "\(error)"
             case .shuttingDown: return "shutting down: no reload"
             case let .workersDidNotAdopt(generation):
-                return "workers did not take configuration generation \(generation) within 10 s"
+                return "configuration generation \(generation) is in force, but not every worker had taken it after 10 s"
             }
         }
     }
@@ -138,10 +138,13 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Second half: hands the plan to every worker and returns once all of them run it — new
-    /// listeners are accepting and new connections use the new pools.
+    /// listeners are accepting and new connections use the new pools. The plan is in force
+    /// from here on even if this throws: a worker that has not taken it yet will at its next
+    /// loop turn (the error only says it is late).
     public func commit(_ prepared: PreparedReload) throws(ReloadError) {
         let next = prepared.plan
         exchange.publish(Publication(plan: next, tcpFDs: prepared.tcpFDs, udpFDs: prepared.udpFDs))
+        current.withLock { $0 = next }
         for worker in workers { worker.wake() }
         // Workers adopt at their next loop turn: well under a millisecond, idle or busy.
         let deadline = cfl_monotonic_ms() + 10_000
@@ -152,7 +155,6 @@ public final class Engine: @unchecked Sendable {
                 nanosleep(&pause, nil)
             }
         }
-        current.withLock { $0 = next }
     }
 
     /// Stops accepting on every listener; workers end as their last connection closes.

@@ -252,10 +252,15 @@ public final class ForwardingPlan: Sendable {
                 guard let old, let oldTable = old.stickTable else {
                     return StickTable(timeoutSeconds: persistence.timeoutSeconds, granularity: persistence.granularity)
                 }
-                let index = Dictionary(uniqueKeysWithValues: pool.members.enumerated().map { ($1.name, Int32($0)) })
+                // A client stays stuck to a member that remains at the same address; one whose
+                // address changed is another server, and its clients choose again.
+                let index = Dictionary(uniqueKeysWithValues: pool.members.enumerated().map { ($1.name, $0) })
                 return StickTable(adopting: oldTable, timeoutSeconds: persistence.timeoutSeconds,
                                   granularity: persistence.granularity,
-                                  memberMap: old.members.map { index[$0.name] ?? -1 })
+                                  memberMap: old.members.map { was in
+                                      guard let i = index[was.name], pool.members[i].endpoint == was.endpoint else { return -1 }
+                                      return Int32(i)
+                                  })
             }
         }
         return PoolPlan(name: pool.name, config: pool, retries: pool.retries, members: members, memberBase: base,

@@ -105,18 +105,19 @@ final class Reloader: Sendable {
             restart(old, adopting: oldChecker)
             return .refused(["health checker: \(error)"])
         }
+        var late: [String] = []
         do {
             try engine.commit(prepared)
         } catch {
-            // Workers that have not taken the plan cannot be made to; say so loudly.
+            // The plan is in force; a worker that has not taken it yet will. Say so loudly.
             logger.critical("reload: \(error)")
-            return .refused(["\(error)"])
+            late = ["warning: \(error)"]
         }
         state.withLock { $0 = State(config: loaded.config, files: loaded.files, checker: newChecker) }
         reader.replace(config: loaded.config, board: newChecker.board, configFiles: loaded.files,
                        loadedAt: WallClock.unixSeconds())
         return .applied(microseconds: 0, summary: changes.isEmpty ? "nothing changed" : changes.summary,
-                        changes: changes.lines + warnings)
+                        changes: changes.lines + warnings + late)
     }
 
     func makeChecker(_ config: Config, _ plan: ForwardingPlan, adopting old: HealthChecker?) throws -> HealthChecker {
