@@ -225,6 +225,7 @@ final class UDPForwarder {
 
     /// The listener socket is readable (level-triggered): read a few batches and forward them.
     func listenerReadable(_ listener: Int, now: Int64) {
+        guard listener < listenFDs.count else { return }
         let fd = listenFDs[listener]
         guard fd >= 0 else { return }
         for _ in 0..<UDPForwarder.batchesPerWake {

@@ -12,6 +12,7 @@ extension Worker {
 
 
     func acceptConnections(listener: Int) {
+        guard listener < listenFDs.count else { return }
         let fd = listenFDs[listener]
         guard fd >= 0 else { return }
         let rules = listenerRules[listener]

@@ -87,6 +87,8 @@ public final class Worker: @unchecked Sendable {
     /// The earliest time a connection kept for a removed listener or member must be closed
     /// (shutdown_grace after the reload that removed it); .max when there is none.
     var orphanDeadline = Int64.max
+    /// A newer plan is published; adopted once this loop turn's events are handled.
+    var adoptPending = false
     static let listenerPauseMs: Int64 = 100
 
     /// This worker's counters: written by this thread only, readable by any while it runs
@@ -243,6 +245,10 @@ public final class Worker: @unchecked Sendable {
             }
             if !wheel.isEmpty { fireTimers() }
             if pausedListeners > 0 { resumeListeners() }
+            if adoptPending, let exchange {
+                adoptPending = false
+                adopt(exchange.publication)
+            }
             if now >= orphanDeadline { closeExpiredOrphans() }
             if draining && table.active == 0 { return }
             if control.load(ordering: .relaxed) == .stop { return }
@@ -279,7 +285,9 @@ public final class Worker: @unchecked Sendable {
     func handleControl() {
         loop.consumeWake()
         if let exchange, exchange.latestGeneration.load(ordering: .acquiring) != plan.generation {
-            adopt(exchange.publication)
+            // Taken at the end of this loop turn: events later in this batch still carry the
+            // current plan's listener indices.
+            adoptPending = true
         }
         let signals = plan.signals
         let downEvents = signals.memberDownEvents.load(ordering: .acquiring)
