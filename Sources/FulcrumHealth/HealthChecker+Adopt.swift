@@ -56,9 +56,12 @@ extension HealthChecker {
                 planOfPool[p]?.kept = true
             }
             for m in 0..<min(up.count, health[p].count) { health[p].set(member: m, up: up[m]) }
+            // A line where checks start over; a pool that kept every member says nothing at
+            // info, or a reload of 1,000 pools would log 1,000 lines.
             if pool.healthMonitor != nil {
-                logger.info("health monitor \(pool.name): \(kept) members kept their status, \(pool.members.count - kept) start over",
-                            metadata: ["pool": "\(pool.name)"])
+                logger.log(level: kept == pool.members.count ? .debug : .info,
+                           "health monitor \(pool.name): \(kept) members kept their status, \(pool.members.count - kept) start over",
+                           metadata: ["pool": "\(pool.name)"])
             }
         }
         poolStatuses = memberStatuses.map(poolStatus)
