@@ -1,3 +1,4 @@
+import CFulcrumLinux
 import Glibc
 
 /// systemd's readiness protocol (sd_notify(3)) without libsystemd: one datagram of
