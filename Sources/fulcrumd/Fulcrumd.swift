@@ -10,11 +10,14 @@ let fulcrumVersion = "0.1.0"
 struct Fulcrumd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fulcrumd",
-        abstract: "Fulcrum: a Layer-4 TCP load balancer.",
+        abstract: "Fulcrum: a Layer-4 TCP/UDP load balancer.",
         discussion: """
             Reads DIR/fulcrum.toml, then DIR/conf.d/*.toml in lexical order (later files win \
             key by key), and forwards each listener's connections to its pool's members. \
-            SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace.
+            SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace. \
+            SIGHUP (or `fulcrumctl reload`) applies the configuration on disk in place, all of it \
+            or none of it, without dropping a connection. Under systemd (Type=notify) it reports \
+            READY, RELOADING and STOPPING.
             """,
         version: fulcrumVersion)
 
