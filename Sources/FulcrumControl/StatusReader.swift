@@ -28,6 +28,9 @@ public final class StatusReader: Sendable {
     let configDirectory: String
     let startedAt: Int64
     private let current: Mutex<Generation>
+    /// Refused reloads, and whether the latest reload was refused (applied ones are counted
+    /// in the generation).
+    private let refusals = Mutex((count: 0, latestRefused: false))
 
     public init(config: Config, engine: Engine, board: HealthBoard?, version: String,
                 configDirectory: String, configFiles: [String], startedAt: Int64, configLoadedAt: Int64) {
@@ -55,6 +58,11 @@ public final class StatusReader: Sendable {
     /// The configuration in force.
     public var config: Config { current.withLock { $0.config } }
 
+    /// A reload was refused: counted for `show info` and the metrics.
+    public func recordRefusedReload() {
+        refusals.withLock { $0 = ($0.count + 1, true) }
+    }
+
     /// A health checker restarted for the configuration in force (after a refused reload).
     public func replace(board: HealthBoard?) {
         current.withLock {
@@ -68,6 +76,7 @@ public final class StatusReader: Sendable {
     /// the new plan).
     public func replace(config: Config, board: HealthBoard?, configFiles: [String], loadedAt: Int64) {
         let plan = engine.plan
+        refusals.withLock { $0.latestRefused = false }
         current.withLock {
             $0 = StatusReader.generation(config: config, plan: plan, board: board, files: configFiles,
                                          loadedAt: loadedAt, reloads: $0.reloads + 1)
@@ -85,9 +94,13 @@ public final class StatusReader: Sendable {
         let totals = engine.counterTotals(for: plan)
         let now = WallClock.unixSeconds()
         let health = board?.statuses(now: now) ?? Array(repeating: nil, count: plan.pools.count)
-        let info = DaemonInfo(version: version, pid: Int(getpid()), startedAt: startedAt, now: now,
+        var info = DaemonInfo(version: version, pid: Int(getpid()), startedAt: startedAt, now: now,
                               workers: config.workers, configDirectory: configDirectory,
                               configFiles: configFiles, configLoadedAt: configLoadedAt)
+        let refused = refusals.withLock { $0 }
+        info.reloadsApplied = generation.reloads
+        info.reloadsRefused = refused.count
+        info.lastReloadSucceeded = !refused.latestRefused
         let listeners = listenerOrder.map { transport, i -> ListenerStatus in
             switch transport {
             case .tcp:

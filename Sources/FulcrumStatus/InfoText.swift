@@ -15,6 +15,9 @@ public enum InfoText {
         lines += info.configFiles.map { ("config_file", $0) }
         lines += [
             ("config_loaded_at", timeText(info.configLoadedAt)),
+            ("reloads", "\(info.reloadsApplied)"),
+            ("reloads_refused", "\(info.reloadsRefused)"),
+            ("last_reload", info.lastReloadSucceeded ? "applied" : "refused"),
             ("listeners", "\(listeners.count)"),
             ("pools", "\(snapshot.pools.count)"),
             ("members", "\(snapshot.pools.reduce(0) { $0 + $1.members.count })"),

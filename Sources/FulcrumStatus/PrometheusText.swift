@@ -26,9 +26,16 @@ public enum PrometheusText {
         var loaded = PrometheusFamily("fulcrum_config_loaded_time_seconds", .gauge,
                                       "Unix time the running configuration was loaded.")
         loaded.add([], info.configLoadedAt)
+        var reloads = PrometheusFamily("fulcrum_config_reloads_total", .counter,
+                                       "Configuration reloads since start, by result.")
+        reloads.add([("result", "applied")], info.reloadsApplied)
+        reloads.add([("result", "refused")], info.reloadsRefused)
+        var lastReload = PrometheusFamily("fulcrum_config_last_reload_successful", .gauge,
+                                          "1 if the latest reload applied (or none was tried), 0 if it was refused.")
+        lastReload.add([], info.lastReloadSucceeded ? 1 : 0)
         var workers = PrometheusFamily("fulcrum_workers", .gauge, "Worker threads forwarding traffic.")
         workers.add([], info.workers)
-        return [build, start, loaded, workers]
+        return [build, start, loaded, reloads, lastReload, workers]
     }
 
     private static func listenerFamilies(_ listeners: [ListenerStatus]) -> [PrometheusFamily] {

@@ -32,6 +32,9 @@ public enum StatJSON {
             for file in info.configFiles { json.string(file) }
         }
         json.field("config_loaded_at", info.configLoadedAt)
+        json.field("reloads", info.reloadsApplied)
+        json.field("reloads_refused", info.reloadsRefused)
+        json.field("last_reload_succeeded", info.lastReloadSucceeded)
     }
 
     private static func writeListener(_ listener: ListenerStatus, to json: inout JSONWriter) {

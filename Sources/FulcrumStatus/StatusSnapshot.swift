@@ -29,6 +29,11 @@ public struct DaemonInfo: Sendable, Equatable {
     public var configFiles: [String]
     /// Unix time (seconds) the running configuration was loaded.
     public var configLoadedAt: Int64
+    /// Reloads since start: applied, refused, and whether the latest one applied (true
+    /// before any), like Prometheus's own config_last_reload_successful.
+    public var reloadsApplied = 0
+    public var reloadsRefused = 0
+    public var lastReloadSucceeded = true
 
     public init(version: String, pid: Int, startedAt: Int64, now: Int64, workers: Int,
                 configDirectory: String, configFiles: [String], configLoadedAt: Int64) {

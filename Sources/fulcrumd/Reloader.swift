@@ -57,6 +57,7 @@ final class Reloader: Sendable {
             logger.error("configuration reload refused: \(count); still running the previous configuration", metadata: [
                 "trigger": "\(trigger)", "first": "\(problems.first ?? "")",
             ])
+            reader.recordRefusedReload()
             notified(notifier.ready(status: "reload refused (\(count)); " + readyStatus()))
             return outcome
         }

@@ -365,12 +365,18 @@ final class ReloadTests: UDPTestCase {
         try refuseEverywhere("with a syntax error") { lines, source in
             XCTAssertTrue(lines.contains { $0.contains("\(badFile):3:") }, "\(source) names \(badFile):3: \(lines)")
         }
+        // show info (and the metrics) say the latest reload was refused, and how many were.
+        let infoAfterRefusal = try control.command("show info")
+        XCTAssertTrue(infoAfterRefusal.contains("last_reload: refused\n"), infoAfterRefusal)
+        XCTAssertTrue(infoAfterRefusal.contains("reloads_refused: 3\n"), infoAfterRefusal)
         try FileManager.default.removeItem(atPath: badPath)
         let fixed = try fulcrumctlReload(socket: dir.statusSocket)
         XCTAssertEqual(fixed.code, 0, "fulcrumctl reload after removing the bad drop-in\nstdout: \(fixed.stdout)\nstderr: \(fixed.stderr)")
         XCTAssertTrue(fixed.stdout.hasPrefix("reloaded in "), "fulcrumctl reload prints the reply: \(fixed.stdout)")
         XCTAssertTrue(fixed.stdout.contains("member added: web/c"), "fulcrumctl reload lists member c: \(fixed.stdout)")
         XCTAssertNotNil(try showStat(control).rows["web/c"], "member c after the good reload")
+        let infoAfterFix = try control.command("show info")
+        XCTAssertTrue(infoAfterFix.contains("last_reload: applied\n"), infoAfterFix)
         let cBefore = c.acceptedCount
         for i in 0..<9 { try echoOnce(webPort, "with c \(i)\n") }
         XCTAssertGreaterThan(c.acceptedCount, cBefore, "new connections reach member c after the good reload")

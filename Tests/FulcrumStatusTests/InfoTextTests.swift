@@ -14,6 +14,9 @@ final class InfoTextTests: XCTestCase {
             config_file: /etc/fulcrum/fulcrum.toml
             config_file: /etc/fulcrum/conf.d/10-web.toml
             config_loaded_at: 1699999400 (2023-11-14T22:03:20Z)
+            reloads: 7
+            reloads_refused: 2
+            last_reload: refused
             listeners: 2
             pools: 2
             members: 5

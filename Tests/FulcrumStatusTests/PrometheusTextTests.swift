@@ -116,6 +116,7 @@ private struct Exposition {
 final class PrometheusTextTests: XCTestCase {
     private let requiredFamilies: [(String, String)] = [
         ("fulcrum_info", "gauge"), ("fulcrum_start_time_seconds", "gauge"), ("fulcrum_workers", "gauge"),
+        ("fulcrum_config_reloads_total", "counter"), ("fulcrum_config_last_reload_successful", "gauge"),
         ("fulcrum_listener_connections_total", "counter"), ("fulcrum_listener_current_connections", "gauge"),
         ("fulcrum_listener_bytes_received_total", "counter"), ("fulcrum_listener_bytes_sent_total", "counter"),
         ("fulcrum_listener_denied_total", "counter"), ("fulcrum_listener_refused_total", "counter"),
@@ -168,6 +169,9 @@ final class PrometheusTextTests: XCTestCase {
         XCTAssertEqual(e.value("fulcrum_info", ["version": "1.4.0"]), "1")
         XCTAssertEqual(e.value("fulcrum_start_time_seconds"), "1699906216")
         XCTAssertEqual(e.value("fulcrum_workers"), "4")
+        XCTAssertEqual(e.value("fulcrum_config_reloads_total", ["result": "applied"]), "7")
+        XCTAssertEqual(e.value("fulcrum_config_reloads_total", ["result": "refused"]), "2")
+        XCTAssertEqual(e.value("fulcrum_config_last_reload_successful"), "0")
         XCTAssertEqual(e.value("fulcrum_listener_connections_total", ["listener": "web"]), "1000")
         XCTAssertNil(e.value("fulcrum_listener_connections_total", ["listener": "dns"]), "TCP only")
         XCTAssertEqual(e.value("fulcrum_listener_current_connections", ["listener": "web"]), "12")
@@ -262,6 +266,9 @@ final class PrometheusTextTests: XCTestCase {
         let e = Exposition(text)
         XCTAssertEqual(e.problems, [])
         XCTAssertEqual(e.value("fulcrum_workers"), "4")
+        XCTAssertEqual(e.value("fulcrum_config_reloads_total", ["result": "applied"]), "7")
+        XCTAssertEqual(e.value("fulcrum_config_reloads_total", ["result": "refused"]), "2")
+        XCTAssertEqual(e.value("fulcrum_config_last_reload_successful"), "0")
         XCTAssertEqual(e.family("fulcrum_member_up")?.samples.count, 0)
     }
 }

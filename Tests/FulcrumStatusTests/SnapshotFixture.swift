@@ -12,10 +12,14 @@ enum SnapshotFixture {
     }
 
     static func info() -> DaemonInfo {
-        DaemonInfo(version: "1.4.0", pid: 4242, startedAt: now - 93_784, now: now, workers: 4,
-                   configDirectory: "/etc/fulcrum",
-                   configFiles: ["/etc/fulcrum/fulcrum.toml", "/etc/fulcrum/conf.d/10-web.toml"],
-                   configLoadedAt: now - 600)
+        var info = DaemonInfo(version: "1.4.0", pid: 4242, startedAt: now - 93_784, now: now, workers: 4,
+                              configDirectory: "/etc/fulcrum",
+                              configFiles: ["/etc/fulcrum/fulcrum.toml", "/etc/fulcrum/conf.d/10-web.toml"],
+                              configLoadedAt: now - 600)
+        info.reloadsApplied = 7
+        info.reloadsRefused = 2
+        info.lastReloadSucceeded = false
+        return info
     }
 
     static func webListener() -> ListenerStatus {

@@ -34,7 +34,10 @@ final class StatJSONTests: XCTestCase {
         XCTAssertEqual(info["config_dir"] as? String, "/etc/fulcrum")
         XCTAssertEqual(info["config_files"] as? [String], ["/etc/fulcrum/fulcrum.toml", "/etc/fulcrum/conf.d/10-web.toml"])
         XCTAssertEqual(info["config_loaded_at"] as? Int, 1_699_999_400)
-        XCTAssertEqual(info.count, 9)
+        XCTAssertEqual(info["reloads"] as? Int, 7)
+        XCTAssertEqual(info["reloads_refused"] as? Int, 2)
+        XCTAssertEqual(info["last_reload_succeeded"] as? Bool, false)
+        XCTAssertEqual(info.count, 12)
     }
 
     func testListeners() {
