@@ -43,6 +43,9 @@ let package = Package(
         .target(name: "FulcrumHashing", dependencies: ["FulcrumAddress"]),
         // PROXY protocol v1/v2 headers, encoded without allocation.
         .target(name: "FulcrumProxyProtocol", dependencies: ["FulcrumAddress"]),
+        // VRRPv3 (RFC 5798): advert codec and the Initialize/Backup/Master state machine. Pure:
+        // no sockets, no clock read (time is passed in), so every transition is a unit test.
+        .target(name: "FulcrumVRRP", dependencies: ["FulcrumAddress"]),
         // Member choice behind one small interface.
         .target(name: "FulcrumPools", dependencies: [
             "FulcrumConfig", "FulcrumHashing", "FulcrumAddress", "FulcrumStatus",
@@ -62,7 +65,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
         ]),
+        // The only room that changes interfaces: VIPs on and off via rtnetlink, gratuitous ARP
+        // and unsolicited neighbour advertisements via AF_PACKET; a fake for the daemon's tests.
+        .target(name: "FulcrumNetlink", dependencies: ["CFulcrumLinux", "FulcrumSystem", "FulcrumAddress"]),
         // The control thread: status socket, HTTP endpoint, rate sampler, runtime member changes.
+        // VRRP on its own thread: the pure state machine wired to the interface room.
+        .target(name: "FulcrumHA", dependencies: [
+            "CFulcrumLinux", "FulcrumSystem", "FulcrumAddress", "FulcrumConfig", "FulcrumVRRP", "FulcrumNetlink",
+            "FulcrumStatus",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "FulcrumControl", dependencies: [
             "CFulcrumLinux", "FulcrumSystem", "FulcrumStatus", "FulcrumConfig", "FulcrumForwarding",
             "FulcrumHealth", "FulcrumPools",
@@ -71,7 +83,7 @@ let package = Package(
         ]),
         .executableTarget(name: "fulcrumd", dependencies: [
             "FulcrumConfig", "FulcrumForwarding", "FulcrumHealth", "FulcrumSystem", "CFulcrumLinux",
-            "FulcrumControl", "FulcrumStatus",
+            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumNetlink",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -85,6 +97,8 @@ let package = Package(
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),
         .testTarget(name: "FulcrumTOMLTests", dependencies: ["FulcrumTOML"], resources: [.copy("toml-test")]),
         .testTarget(name: "FulcrumHashingTests", dependencies: ["FulcrumHashing", "FulcrumAddress"]),
+        .testTarget(name: "FulcrumVRRPTests", dependencies: ["FulcrumVRRP", "FulcrumAddress"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumProxyProtocolTests", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "CAllocationCounter"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumHealthTests", dependencies: [
@@ -94,6 +108,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumStatusTests", dependencies: ["FulcrumStatus"]),
         .testTarget(name: "FulcrumSystemTests", dependencies: ["FulcrumSystem"]),
+        .testTarget(name: "FulcrumNetlinkTests", dependencies: ["FulcrumNetlink", "FulcrumAddress", "FulcrumSystem", "CFulcrumLinux"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [
             "FulcrumPools", "FulcrumConfig", "FulcrumAddress", "CAllocationCounter",

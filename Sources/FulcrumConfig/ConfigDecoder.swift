@@ -9,7 +9,7 @@ import Darwin
 /// first problem: everything is reported to `diagnostics`, and the Config is only returned
 /// when nothing was wrong with it.
 struct ConfigDecoder {
-    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions", "status", "listener", "pool"]
+    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions", "status", "listener", "pool", "ha"]
 
     let diagnostics: Diagnostics
     let onlineCPUs: Int
@@ -47,6 +47,13 @@ struct ConfigDecoder {
         if let workers, let udpMaxSessions {
             checkUDPSessionBudget(top, udpMaxSessions: udpMaxSessions, workers: workers, listeners: listeners)
         }
+        let haTable = top.table("ha", expected: "a table [ha]")
+        let ha = haTable.flatMap(HASchema.decode)
+        if let ha, let haTable {
+            for name in ha.trackPools where !poolNames.contains(name) {
+                haTable.report("track_pools", "no pool \(quoted(name)); allowed: a pool defined as [pool.NAME]")
+            }
+        }
 
         guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let status else {
             return nil
@@ -54,6 +61,9 @@ struct ConfigDecoder {
         let validPools = pools.compactMap { $0 }
         let validListeners = listeners.compactMap(\.listener)
         guard validPools.count == pools.count, validListeners.count == listeners.count else { return nil }
+        if top.entries["ha"] != nil {
+            guard let ha, ha.trackPools.allSatisfy(poolNames.contains) else { return nil }
+        }
         var config = Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: status.socket,
                             listeners: validListeners, pools: validPools)
         config.statusGroup = status.group
@@ -61,6 +71,7 @@ struct ConfigDecoder {
         config.metricsListen = status.metricsListen
         config.copySmallReads = copySmallReads
         config.udpMaxSessions = udpMaxSessions
+        config.ha = ha
         return config
     }
 

@@ -119,6 +119,12 @@ struct GlobalDifferences {
         restart("status.group", old.statusGroup, new.statusGroup) { $0.map(shortQuoted) ?? "none" }
         restart("status.readonly_socket", old.readonlySocket, new.readonlySocket) { $0.map(shortQuoted) ?? "none" }
         restart("status.metrics_listen", old.metricsListen, new.metricsListen) { $0.map { "\"\($0)\"" } ?? "off" }
+        // The VRRP instance owns the VIPs while it runs; changing its identity, interface or
+        // addresses in place could leave a VIP on two nodes. A restart hands over cleanly
+        // (priority 0, then the backup takes the VIPs).
+        if old.ha != new.ha {
+            needsRestart.append("ha: \(old.ha == nil ? "added" : new.ha == nil ? "removed" : "changed") needs a restart")
+        }
         if old.shutdownGraceMs != new.shutdownGraceMs {
             applied.append("shutdown_grace: \(old.shutdownGraceMs) -> \(new.shutdownGraceMs) ms")
         }

@@ -19,7 +19,8 @@ public struct LoadedConfig: Sendable {
         summary = "configuration OK: " + [
             counted(config.listeners.count, "listener"), counted(config.pools.count, "pool"),
             counted(members, "member"), counted(config.workers, "worker"),
-        ].joined(separator: ", ") + " (\(counted(files.count, "file")))"
+        ].joined(separator: ", ") + (config.ha.map { ", HA on \($0.interface) VRID \($0.virtualRouterID)" } ?? "")
+            + " (\(counted(files.count, "file")))"
     }
 }
 

@@ -26,6 +26,8 @@ public struct Config: Sendable, Equatable {
     public var listeners: [Listener]
     /// Pools, sorted by name.
     public var pools: [Pool]
+    /// [ha]: VRRP virtual-IP takeover, or nil.
+    public var ha: HASettings?
 
     public init(workers: Int, shutdownGraceMs: Int, pipeSize: Int, statusSocket: String,
                 listeners: [Listener], pools: [Pool]) {

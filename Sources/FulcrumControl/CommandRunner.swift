@@ -57,7 +57,7 @@ public struct CommandRunner: Sendable {
         case let .showMembers(pool):
             guard let table = MembersTable.render(snapshot(), pool: pool) else { return failure("no pool \"\(pool ?? "")\"") }
             return ok(table)
-        case .showHA: return ok("ha: disabled (no [ha] section in the configuration)\n")
+        case .showHA: return ok(HAText.render(snapshot()))
         case .showMetrics: return ok(PrometheusText.render(snapshot()))
         case let .setState(pool, member, state):
             return change(pool, member, peer: peer, socket: socket) { runtime, m in

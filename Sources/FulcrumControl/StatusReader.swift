@@ -24,6 +24,8 @@ public final class StatusReader: Sendable {
     }
 
     public let engine: Engine
+    /// The HA node's status, when [ha] is configured.
+    let ha: (@Sendable () -> HAStatus?)?
     let version: String
     let configDirectory: String
     let startedAt: Int64
@@ -33,8 +35,10 @@ public final class StatusReader: Sendable {
     private let refusals = Mutex((count: 0, latestRefused: false))
 
     public init(config: Config, engine: Engine, board: HealthBoard?, version: String,
-                configDirectory: String, configFiles: [String], startedAt: Int64, configLoadedAt: Int64) {
+                configDirectory: String, configFiles: [String], startedAt: Int64, configLoadedAt: Int64,
+                ha: (@Sendable () -> HAStatus?)? = nil) {
         self.engine = engine
+        self.ha = ha
         self.version = version
         self.configDirectory = configDirectory
         self.startedAt = startedAt
@@ -132,6 +136,6 @@ public final class StatusReader: Sendable {
                               monitor: pool.config.healthMonitor?.type.rawValue, transports: transports,
                               members: members)
         }
-        return StatusSnapshot(info: info, listeners: listeners, pools: pools)
+        return StatusSnapshot(info: info, listeners: listeners, pools: pools, ha: ha?())
     }
 }

@@ -1,7 +1,9 @@
 import FulcrumConfig
 import FulcrumControl
 import FulcrumForwarding
+import FulcrumHA
 import FulcrumHealth
+import FulcrumNetlink
 import FulcrumStatus
 import FulcrumSystem
 import Glibc
@@ -50,10 +52,21 @@ struct Daemon {
             logger.error("startup failed: \(error)")
             return 1
         }
+        let ha: HANode?
+        do {
+            ha = try config.ha.map { settings in
+                try HANode(settings: settings, addresses: LinuxVirtualAddresses(), logger: logger) { [engine] in
+                    Daemon.poolsDown(settings.trackPools, in: engine.plan)
+                }
+            }
+        } catch {
+            logger.error("startup failed: \(error)")
+            return 1
+        }
         let started = WallClock.unixSeconds()
         let reader = StatusReader(config: config, engine: engine, board: checker.board, version: fulcrumVersion,
                                   configDirectory: configDirectory, configFiles: files, startedAt: started,
-                                  configLoadedAt: started)
+                                  configLoadedAt: started, ha: ha.map { node in { node.status() } })
         let notifier = SystemdNotifier()
         let reloader = Reloader(engine: engine, config: config, files: files, checker: checker, reader: reader,
                                 configDirectory: configDirectory, notifier: notifier, logger: logger)
@@ -68,6 +81,8 @@ struct Daemon {
             try engine.start()
             try checker.start()
             try control.start()
+            // Last: the node may become master at once, and then it serves at once.
+            try ha?.start()
         } catch {
             logger.error("startup failed: \(error)")
             engine.stop()
@@ -108,6 +123,9 @@ struct Daemon {
         }
         let grace = reloader.config.shutdownGraceMs
         reloader.notified(notifier.stopping())
+        // The VIPs go first (priority 0 lets the backup take over after Skew_Time), so new
+        // clients reach the other node while connections here drain.
+        ha?.stop()
         engine.beginDrain()
         if !waitForDrain(engine, signals: signals, graceMs: grace) {
             logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(engine.openConnections())"])
@@ -121,6 +139,14 @@ struct Daemon {
         report(final)
         logger.info("fulcrumd stopped")
         return 0
+    }
+
+    /// track_pools: the tracked pools whose members are all down by their health monitor.
+    static func poolsDown(_ names: [String], in plan: ForwardingPlan) -> [String] {
+        names.filter { name in
+            guard let pool = plan.pools.first(where: { $0.name == name }), !pool.members.isEmpty else { return false }
+            return !(0..<pool.members.count).contains { pool.health.isUp($0) }
+        }
     }
 
     /// Waits up to shutdown_grace for workers to finish. A second SIGTERM/SIGINT cuts it short.

@@ -79,3 +79,5 @@ int cfl_set_thread_name(const char *name);
 int cfl_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
 #endif
+#include "CFulcrumLinuxNetlink.h"
+#include "CFulcrumLinuxVRRP.h"
