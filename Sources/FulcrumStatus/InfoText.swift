@@ -30,7 +30,8 @@ public enum InfoText {
         return lines.map { "\($0.0): \(OneLineText.escaped($0.1))\n" }.joined()
     }
 
-    private static func timeText(_ unixSeconds: Int64) -> String {
+    /// Shared with `show ha`, so every time on the socket reads the same way.
+    static func timeText(_ unixSeconds: Int64) -> String {
         "\(unixSeconds) (\(UTCTime.iso8601(unixSeconds)))"
     }
 }

@@ -13,6 +13,9 @@ public enum PrometheusText {
         families += listenerFamilies(snapshot.listeners)
         families += memberFamilies(snapshot.pools)
         families += poolFamilies(snapshot.pools)
+        // No [ha] section, no HA families: an absent series says "not configured", where
+        // zeros would read as a node that never became master.
+        if let ha = snapshot.ha { families += haFamilies(ha) }
         var out = ""
         for family in families { family.render(into: &out) }
         return out
@@ -182,5 +185,37 @@ public enum PrometheusText {
             members.add(labels, pool.members.count)
         }
         return [status, members]
+    }
+
+    private static func haFamilies(_ ha: HAStatus) -> [PrometheusFamily] {
+        var state = PrometheusFamily("fulcrum_ha_state", .gauge,
+                                     "VRRP state of this node (INIT, BACKUP, MASTER): 1 for the current one.")
+        for s in HAStatus.State.allCases {
+            state.add([("state", s.rawValue)], ha.state == s ? 1 : 0)
+        }
+        var priority = PrometheusFamily(
+            "fulcrum_ha_priority", .gauge,
+            "VRRP priority: as configured, and in force (lowered while a tracked pool is down).")
+        priority.add([("kind", "configured")], ha.configuredPriority)
+        priority.add([("kind", "effective")], ha.effectivePriority)
+        var transitions = PrometheusFamily("fulcrum_ha_transitions_total", .counter,
+                                           "VRRP state changes since start.")
+        transitions.add([], ha.transitions)
+        var becameMaster = PrometheusFamily("fulcrum_ha_became_master_total", .counter,
+                                            "Times this node became VRRP master (took the virtual IPs).")
+        becameMaster.add([], ha.becameMasterCount)
+        var sent = PrometheusFamily("fulcrum_ha_adverts_sent_total", .counter, "VRRP adverts sent.")
+        sent.add([], ha.advertsSent)
+        var received = PrometheusFamily(
+            "fulcrum_ha_adverts_received_total", .counter,
+            "VRRP adverts received and processed (those ignored count in fulcrum_ha_adverts_discarded_total).")
+        received.add([], ha.advertsReceived)
+        var discarded = PrometheusFamily(
+            "fulcrum_ha_adverts_discarded_total", .counter,
+            "VRRP adverts ignored, by reason (malformed, other virtual router, not a configured peer).")
+        for (reason, count) in ha.discards.byReason {
+            discarded.add([("reason", reason)], count)
+        }
+        return [state, priority, transitions, becameMaster, sent, received, discarded]
     }
 }

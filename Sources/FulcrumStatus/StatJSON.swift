@@ -16,6 +16,12 @@ public enum StatJSON {
                     json.object { writePool(pool, to: &$0) }
                 }
             }
+            json.key("ha")
+            if let ha = snapshot.ha {
+                json.object { writeHA(ha, to: &$0) }
+            } else {
+                json.null()
+            }
         }
         return json.output
     }
@@ -35,6 +41,39 @@ public enum StatJSON {
         json.field("reloads", info.reloadsApplied)
         json.field("reloads_refused", info.reloadsRefused)
         json.field("last_reload_succeeded", info.lastReloadSucceeded)
+    }
+
+    /// The same fields as `show ha`, lists as arrays and unknowns as null (not "unknown"), so
+    /// the page and scripts test for absence without knowing the text's placeholders.
+    private static func writeHA(_ ha: HAStatus, to json: inout JSONWriter) {
+        json.field("state", ha.state.rawValue)
+        json.field("interface", ha.interface)
+        json.field("virtual_router_id", ha.virtualRouterID)
+        json.field("priority", ha.configuredPriority)
+        json.field("effective_priority", ha.effectivePriority)
+        json.field("advert_interval_ms", ha.advertIntervalMs)
+        json.field("preempt", ha.preempt)
+        json.field("master", ha.masterAddress)
+        json.array("virtual_ips") { json in
+            for address in ha.virtualIPs { json.string(address) }
+        }
+        json.field("mode", ha.unicastPeers.isEmpty ? "multicast" : "unicast")
+        json.array("unicast_peers") { json in
+            for peer in ha.unicastPeers { json.string(peer) }
+        }
+        json.array("tracked_pools_down") { json in
+            for pool in ha.trackedPoolsDown { json.string(pool) }
+        }
+        json.field("adverts_sent", ha.advertsSent)
+        json.field("adverts_received", ha.advertsReceived)
+        json.object("discards") { json in
+            for (reason, count) in ha.discards.byReason { json.field(reason, count) }
+        }
+        json.field("transitions", ha.transitions)
+        json.field("became_master", ha.becameMasterCount)
+        json.key("last_transition_at")
+        if let at = ha.lastTransitionAt { json.int(at) } else { json.null() }
+        json.field("last_transition_reason", ha.lastTransitionReason)
     }
 
     private static func writeListener(_ listener: ListenerStatus, to json: inout JSONWriter) {

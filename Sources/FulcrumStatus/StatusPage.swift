@@ -2,7 +2,8 @@
 /// asset, so it works on an isolated management network). It loads `/history.json` once, then
 /// polls `/status.json` every second and redraws tables and canvas charts of the last five
 /// minutes. Names from the config reach the DOM only through textContent and element ids,
-/// never as markup.
+/// never as markup. The high-availability section stays hidden while `ha` is null (no `[ha]`
+/// section), so a single node's page looks as it did before HA existed.
 public enum StatusPage {
     public static let contentType = "text/html; charset=utf-8"
 
@@ -34,6 +35,12 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .st-ERROR { background: #c62828; }
 .st-UNKNOWN { background: #81d4fa; color: #222; }
 .st-DEGRADED { background: #f0a202; color: #222; }
+.st-MASTER { background: #2e7d32; }
+.st-BACKUP { background: #1565c0; }
+.st-INIT { background: #9e9e9e; }
+h2 .muted { font-size: 13px; font-weight: normal; margin-left: 8px; }
+td.lines { white-space: pre-line; }
+.ha-last { font-size: 13px; margin: 0 0 8px; }
 #banner { display: none; background: #c62828; color: #fff; padding: 6px 16px; font-weight: 600; }
 #banner.shown { display: block; }
 .charts { display: flex; gap: 16px; flex-wrap: wrap; }
@@ -55,6 +62,23 @@ canvas.spark { display: block; }
 </header>
 <div id="banner" role="alert">connection lost, retrying</div>
 <main>
+<section id="ha" hidden>
+<h2>High availability<span id="ha-instance" class="muted"></span></h2>
+<table id="ha-table">
+<thead><tr><th>state</th><th>priority (configured / effective)</th><th>master</th><th>virtual IPs</th><th>adverts sent</th><th>adverts received</th><th>discarded</th><th>transitions</th></tr></thead>
+<tbody><tr>
+<td><span id="ha-state" class="status st-INIT" data-state="">-</span></td>
+<td id="ha-priority" class="lines">-</td>
+<td id="ha-master">-</td>
+<td id="ha-vips" class="lines">-</td>
+<td id="ha-adverts-sent" class="num">-</td>
+<td id="ha-adverts-received" class="num">-</td>
+<td id="ha-adverts-discarded" class="num lines">-</td>
+<td id="ha-transitions" class="num">-</td>
+</tr></tbody>
+</table>
+<div class="ha-last">last transition <b id="ha-last-transition">-</b><span id="ha-reason"></span></div>
+</section>
 <h2>Traffic, last 5 minutes</h2>
 <div class="charts">
 <div><div class="chart-title">new connections / s per listener</div>
@@ -80,6 +104,7 @@ canvas.spark { display: block; }
   var WINDOW_S = 300;
   var COLORS = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64"];
   var STATUSES = ["ONLINE", "NO_MONITOR", "DRAINING", "OFFLINE", "ERROR", "UNKNOWN", "DEGRADED"];
+  var HA_STATES = ["INIT", "BACKUP", "MASTER"];
   // Points per listener and member: [unixSeconds, connections/s, bytes in/s, bytes out/s].
   var history = { listeners: {}, members: {} };
 
@@ -348,6 +373,49 @@ canvas.spark { display: block; }
     });
   }
 
+  // High availability: fixed cells filled by id; the whole section hides when HA is off, also
+  // after a reload that removed [ha] while the page was open. Lists go one per line (cells
+  // with white-space: pre-line) so the table stays narrow enough for the page's width.
+  function list(values, separator) {
+    return Array.isArray(values) && values.length ? values.join(separator || ", ") : "none";
+  }
+  function renderHA(ha, now) {
+    var section = document.getElementById("ha");
+    if (!section) { return; }
+    section.hidden = !ha || typeof ha !== "object";
+    if (section.hidden) { return; }
+    var badge = document.getElementById("ha-state");
+    if (badge) {
+      badge.textContent = String(ha.state);
+      badge.className = "status st-" + (HA_STATES.indexOf(ha.state) >= 0 ? ha.state : "INIT");
+      badge.setAttribute("data-state", String(ha.state));
+    }
+    setText("ha-instance", (ha.interface || "-") + ", VRID " + num(ha.virtual_router_id) + ", " +
+      (ha.mode === "unicast" ? "unicast to " + list(ha.unicast_peers) : "multicast") +
+      ", advert every " + num(ha.advert_interval_ms) + " ms, " + (ha.preempt ? "preempt" : "no preempt"));
+    var down = Array.isArray(ha.tracked_pools_down) && ha.tracked_pools_down.length ?
+      "\ntracked down: " + list(ha.tracked_pools_down) : "";
+    setText("ha-priority", num(ha.priority) + " / " + num(ha.effective_priority) + down);
+    setText("ha-master", ha.master ? ha.master + (ha.state === "MASTER" ? " (this node)" : "") : "unknown");
+    setText("ha-vips", list(ha.virtual_ips, "\n"));
+    setText("ha-adverts-sent", String(num(ha.adverts_sent)));
+    setText("ha-adverts-received", String(num(ha.adverts_received)));
+    // The total, then each reason that occurred: a spoofing host and a bad checksum differ.
+    var discards = ha.discards && typeof ha.discards === "object" ? ha.discards : {};
+    var total = 0, reasons = [];
+    Object.keys(discards).forEach(function (reason) {
+      var count = num(discards[reason]);
+      total += count;
+      if (count) { reasons.push(reason + " " + count); }
+    });
+    setText("ha-adverts-discarded", [String(total)].concat(reasons).join("\n"));
+    setText("ha-transitions", num(ha.transitions) + " (" + num(ha.became_master) + " to master)");
+    var at = ha.last_transition_at;
+    setText("ha-last-transition", typeof at === "number" ?
+      isoTime(at) + " (" + duration(now - at) + " ago)" : "none");
+    setText("ha-reason", ha.last_transition_reason ? ": " + ha.last_transition_reason : "");
+  }
+
   function showBanner(shown, text) {
     var banner = document.getElementById("banner");
     if (!banner) { return; }
@@ -358,6 +426,7 @@ canvas.spark { display: block; }
     var info = status.info || {};
     var now = num(info.now);
     renderHeader(info);
+    renderHA(status.ha || null, now);
     renderListeners(status.listeners || []);
     drawListenerCharts(now);
     renderPools(status.pools || [], now);

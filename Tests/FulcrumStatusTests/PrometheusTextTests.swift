@@ -137,9 +137,25 @@ final class PrometheusTextTests: XCTestCase {
         ("fulcrum_pool_members", "gauge"),
     ]
 
+    /// Required only when the snapshot has HA; absent otherwise.
+    private let haFamilies: [(String, String)] = [
+        ("fulcrum_ha_state", "gauge"), ("fulcrum_ha_priority", "gauge"), ("fulcrum_ha_transitions_total", "counter"),
+        ("fulcrum_ha_became_master_total", "counter"), ("fulcrum_ha_adverts_sent_total", "counter"),
+        ("fulcrum_ha_adverts_received_total", "counter"), ("fulcrum_ha_adverts_discarded_total", "counter"),
+    ]
+
     func testStructure() throws {
-        let text = PrometheusText.render(SnapshotFixture.make())
-        assertSocketSafe(text)
+        try checkStructure(SnapshotFixture.make(), required: requiredFamilies)
+    }
+
+    func testStructureWithHA() throws {
+        try checkStructure(SnapshotFixture.makeWithHA(), required: requiredFamilies + haFamilies)
+    }
+
+    private func checkStructure(_ snapshot: StatusSnapshot, required: [(String, String)],
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let text = PrometheusText.render(snapshot)
+        assertSocketSafe(text, file: file, line: line)
         let exposition = Exposition(text)
         XCTAssertEqual(exposition.problems, [])
         let namePattern = try Regex("^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -159,8 +175,46 @@ final class PrometheusTextTests: XCTestCase {
                 XCTAssertTrue(series.insert(key).inserted, "duplicate series \(key)")
             }
         }
-        for (name, type) in requiredFamilies {
-            XCTAssertEqual(exposition.family(name)?.type, type, name)
+        for (name, type) in required {
+            XCTAssertEqual(exposition.family(name)?.type, type, name, file: file, line: line)
+        }
+    }
+
+    func testNoHAFamiliesWithoutHA() {
+        let text = PrometheusText.render(SnapshotFixture.make())
+        XCTAssertFalse(text.contains("fulcrum_ha_"), "no [ha] section, no HA series")
+    }
+
+    func testHAValues() {
+        let e = Exposition(PrometheusText.render(SnapshotFixture.makeWithHA()))
+        XCTAssertEqual(e.problems, [])
+        let states = e.family("fulcrum_ha_state")?.samples ?? []
+        XCTAssertEqual(states.map { $0.labels }, [["state": "INIT"], ["state": "BACKUP"], ["state": "MASTER"]])
+        XCTAssertEqual(states.map(\.value), ["0", "1", "0"], "one-hot on BACKUP")
+        XCTAssertEqual(e.value("fulcrum_ha_priority", ["kind": "configured"]), "150")
+        XCTAssertEqual(e.value("fulcrum_ha_priority", ["kind": "effective"]), "100")
+        XCTAssertEqual(e.family("fulcrum_ha_priority")?.samples.count, 2)
+        XCTAssertEqual(e.value("fulcrum_ha_transitions_total"), "5")
+        XCTAssertEqual(e.value("fulcrum_ha_became_master_total"), "2")
+        XCTAssertEqual(e.value("fulcrum_ha_adverts_sent_total"), "1234")
+        XCTAssertEqual(e.value("fulcrum_ha_adverts_received_total"), "5678")
+        let discarded = e.family("fulcrum_ha_adverts_discarded_total")?.samples ?? []
+        var byReason: [String: String] = [:]
+        for sample in discarded { byReason[sample.labels["reason"] ?? "?"] = sample.value }
+        XCTAssertEqual(byReason, [
+            "wrong_version": "1", "wrong_type": "2", "wrong_ttl": "3", "bad_checksum": "4", "bad_length": "5",
+            "wrong_vrid": "6", "wrong_family": "7", "not_a_peer": "8", "other": "9",
+        ])
+        XCTAssertEqual(discarded.count, 9)
+    }
+
+    func testHAStateOneHotForEveryState() {
+        for state in HAStatus.State.allCases {
+            var snapshot = SnapshotFixture.makeWithHA()
+            snapshot.ha?.state = state
+            let samples = Exposition(PrometheusText.render(snapshot)).family("fulcrum_ha_state")?.samples ?? []
+            XCTAssertEqual(samples.filter { $0.value == "1" }.map { $0.labels["state"] }, [state.rawValue])
+            XCTAssertEqual(samples.filter { $0.value == "0" }.count, HAStatus.State.allCases.count - 1)
         }
     }
 

@@ -11,6 +11,28 @@ enum SnapshotFixture {
         StatusSnapshot(info: info(), listeners: [webListener(), dnsListener()], pools: [dnsPool(), webPool()])
     }
 
+    /// The fixture as a node of an HA pair: `make()` stays without `[ha]` (nil), as most
+    /// daemons run, so the existing exact outputs do not change.
+    static func makeWithHA() -> StatusSnapshot {
+        var snapshot = make()
+        snapshot.ha = ha()
+        return snapshot
+    }
+
+    /// A backup that lost mastership because its tracked pool `web` went down (priority 150
+    /// lowered to 100), unicast to one peer, one IPv4 and one IPv6 virtual IP. Each discard
+    /// reason has its own count, so a swapped reason shows.
+    static func ha() -> HAStatus {
+        HAStatus(interface: "eth0", virtualRouterID: 51, state: .backup, configuredPriority: 150,
+                 effectivePriority: 100, advertIntervalMs: 100, preempt: true, unicastPeers: ["198.18.0.11"],
+                 virtualIPs: ["192.0.2.10/24", "2001:db8::10/64"], masterAddress: "198.18.0.11",
+                 trackedPoolsDown: ["web"], advertsSent: 1234, advertsReceived: 5678,
+                 discards: HAStatus.Discards(wrongVersion: 1, wrongType: 2, wrongTTL: 3, badChecksum: 4, badLength: 5,
+                                             wrongVRID: 6, wrongFamily: 7, notAPeer: 8, other: 9),
+                 transitions: 5, lastTransitionAt: now - 125,
+                 lastTransitionReason: "higher priority advert from 198.18.0.11 (preempted)", becameMasterCount: 2)
+    }
+
     static func info() -> DaemonInfo {
         var info = DaemonInfo(version: "1.4.0", pid: 4242, startedAt: now - 93_784, now: now, workers: 4,
                               configDirectory: "/etc/fulcrum",

@@ -124,18 +124,71 @@ final class StatJSONTests: XCTestCase {
         ])
     }
 
+    func testHANullWithoutSection() {
+        let object = parsed(StatJSON.render(SnapshotFixture.make()))
+        XCTAssertTrue(object["ha"] is NSNull, "present and null: the page tells off from missing")
+        XCTAssertTrue(StatJSON.render(SnapshotFixture.make()).hasSuffix(",\"ha\":null}"))
+    }
+
+    func testHA() {
+        let ha = parsed(StatJSON.render(SnapshotFixture.makeWithHA()))["ha"] as? [String: Any] ?? [:]
+        XCTAssertEqual(ha["state"] as? String, "BACKUP")
+        XCTAssertEqual(ha["interface"] as? String, "eth0")
+        XCTAssertEqual(ha["virtual_router_id"] as? Int, 51)
+        XCTAssertEqual(ha["priority"] as? Int, 150)
+        XCTAssertEqual(ha["effective_priority"] as? Int, 100)
+        XCTAssertEqual(ha["advert_interval_ms"] as? Int, 100)
+        XCTAssertEqual(ha["preempt"] as? Bool, true)
+        XCTAssertEqual(ha["master"] as? String, "198.18.0.11")
+        XCTAssertEqual(ha["virtual_ips"] as? [String], ["192.0.2.10/24", "2001:db8::10/64"])
+        XCTAssertEqual(ha["mode"] as? String, "unicast")
+        XCTAssertEqual(ha["unicast_peers"] as? [String], ["198.18.0.11"])
+        XCTAssertEqual(ha["tracked_pools_down"] as? [String], ["web"])
+        XCTAssertEqual(ha["adverts_sent"] as? Int, 1234)
+        XCTAssertEqual(ha["adverts_received"] as? Int, 5678)
+        XCTAssertEqual(ha["discards"] as? [String: Int], [
+            "wrong_version": 1, "wrong_type": 2, "wrong_ttl": 3, "bad_checksum": 4, "bad_length": 5,
+            "wrong_vrid": 6, "wrong_family": 7, "not_a_peer": 8, "other": 9,
+        ])
+        XCTAssertEqual(ha["transitions"] as? Int, 5)
+        XCTAssertEqual(ha["became_master"] as? Int, 2)
+        XCTAssertEqual(ha["last_transition_at"] as? Int, 1_699_999_875)
+        XCTAssertEqual(ha["last_transition_reason"] as? String, "higher priority advert from 198.18.0.11 (preempted)")
+        XCTAssertEqual(ha.count, 19)
+    }
+
+    func testHAUnknownsAreNull() {
+        var snapshot = SnapshotFixture.make()
+        snapshot.ha = HAStatus(interface: "ens3", virtualRouterID: 7, state: .initialize, configuredPriority: 100,
+                               effectivePriority: 100, advertIntervalMs: 1000, preempt: false, unicastPeers: [],
+                               virtualIPs: ["192.0.2.10/24"])
+        let ha = parsed(StatJSON.render(snapshot))["ha"] as? [String: Any] ?? [:]
+        XCTAssertEqual(ha["state"] as? String, "INIT")
+        XCTAssertEqual(ha["mode"] as? String, "multicast")
+        XCTAssertEqual(ha["unicast_peers"] as? [String], [])
+        XCTAssertEqual(ha["tracked_pools_down"] as? [String], [])
+        XCTAssertEqual(ha["preempt"] as? Bool, false)
+        XCTAssertTrue(ha["master"] is NSNull)
+        XCTAssertTrue(ha["last_transition_at"] is NSNull)
+        XCTAssertTrue(ha["last_transition_reason"] is NSNull)
+        XCTAssertEqual((ha["discards"] as? [String: Int])?.values.allSatisfy { $0 == 0 }, true)
+    }
+
     func testHostileStringsStayValidJSON() {
         var snapshot = SnapshotFixture.make()
         let nasty = "q\"b\\s/\u{0}\u{1}\u{1F}\n\r\t\u{08}\u{0C}\u{7F}\u{2028}é😀"
         snapshot.info.version = nasty
         snapshot.pools[1].members[1].health?.lastCheckDetail = nasty
         snapshot.pools[1].members[0].health?.lastCheckDurationMs = .nan
+        snapshot.ha = SnapshotFixture.ha()
+        snapshot.ha?.lastTransitionReason = nasty
         let text = StatJSON.render(snapshot)
         XCTAssertFalse(text.contains("\n"))
         let object = parsed(text)
         XCTAssertEqual((object["info"] as? [String: Any])?["version"] as? String, nasty)
         let web = (object["pools"] as? [[String: Any]])?[1]["members"] as? [[String: Any]]
         XCTAssertTrue((web?[0]["health"] as? [String: Any])?["last_check_duration_ms"] is NSNull, "NaN → null")
+        XCTAssertEqual((object["ha"] as? [String: Any])?["last_transition_reason"] as? String, nasty)
         XCTAssertTrue(text.contains(#""q\"b\\s/\u0000\u0001\u001f\n\r\t\b\f\u007f\u2028é😀""#), text)
     }
 

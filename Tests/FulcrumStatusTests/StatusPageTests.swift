@@ -45,6 +45,34 @@ final class StatusPageTests: XCTestCase {
             XCTAssertTrue(html.contains(".st-\(status.rawValue) {"), "no colour for \(status.rawValue)")
         }
     }
+
+    func testHighAvailabilitySection() {
+        // Hidden in the markup, so a daemon without [ha] never shows it, not even before the
+        // first poll; shown only when status.json's ha is an object.
+        XCTAssertTrue(html.contains("<section id=\"ha\" hidden>"))
+        XCTAssertTrue(html.contains("<h2>High availability"))
+        XCTAssertTrue(html.contains("renderHA(status.ha || null, now)"))
+        XCTAssertTrue(html.contains("section.hidden = !ha || typeof ha !== \"object\""))
+        for id in ["ha-state", "ha-instance", "ha-priority", "ha-master", "ha-vips", "ha-adverts-sent",
+                   "ha-adverts-received", "ha-adverts-discarded", "ha-transitions", "ha-last-transition",
+                   "ha-reason"] {
+            XCTAssertEqual(html.components("id=\"\(id)\""), 1, id)
+            XCTAssertTrue(html.contains("\"\(id)\""), "\(id) is never filled")
+        }
+        XCTAssertTrue(html.contains("setAttribute(\"data-state\""))
+        for state in HAStatus.State.allCases {
+            XCTAssertTrue(html.contains(".st-\(state.rawValue) {"), "no colour for \(state.rawValue)")
+            XCTAssertTrue(html.contains("\"\(state.rawValue)\""), "\(state.rawValue) not known to the script")
+        }
+        // The JSON fields the script reads: renaming one in StatJSON must fail here.
+        for field in ["state", "interface", "virtual_router_id", "mode", "unicast_peers", "advert_interval_ms",
+                      "preempt", "tracked_pools_down", "priority", "effective_priority", "master", "virtual_ips",
+                      "adverts_sent", "adverts_received", "discards", "transitions", "became_master",
+                      "last_transition_at", "last_transition_reason"] {
+            XCTAssertTrue(html.contains("ha.\(field)"), field)
+            XCTAssertTrue(StatJSON.render(SnapshotFixture.makeWithHA()).contains("\"\(field)\":"), field)
+        }
+    }
 }
 
 extension String {
