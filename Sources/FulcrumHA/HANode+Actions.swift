@@ -38,8 +38,13 @@ extension HANode {
                 removeVIPs()
                 notify("INIT")
             case let .reannounce(reason):
+                // A rival master that keeps advertising asks for this on every advert: once a
+                // second is enough for neighbours to follow us, and one log line per burst.
+                let nowMs = cfl_monotonic_ms()
+                guard nowMs - lastReannounceMs >= 1000 else { continue }
+                lastReannounceMs = nowMs
                 logger.notice("ha: re-announcing the virtual IPs: \(reason)")
-                announceAt.insert(cfl_monotonic_ms(), at: 0)
+                announceAt.insert(nowMs, at: 0)
             }
         }
     }

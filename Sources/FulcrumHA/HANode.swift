@@ -36,6 +36,7 @@ public final class HANode: @unchecked Sendable {
     var trackedDown: [String] = []
     /// The state the last transition log line named (the router's own record has moved on).
     var loggedState = VRRPState.initialize
+    var lastReannounceMs = Int64.min / 2
     private let published: Mutex<HAStatus>
     private let shutdownRequested = Mutex(false)
 
