@@ -30,10 +30,12 @@ struct ConfigDecoder {
         let udpMaxSessions = top.integer("udp_max_sessions", 1...10_000_000, default: Config.defaultUDPMaxSessions)
         let status = decodeStatus(top)
 
-        let poolTables = top.namedTables("pool", kind: "pool", header: "pool.NAME")
-        let pools = poolTables.map { PoolSchema.decode(name: $0.name, $0.reader, order: definitionOrder) }
-        let listeners = top.namedTables("listener", kind: "listener", header: "listener.NAME")
-            .map { ListenerSchema.decode(name: $0.name, $0.reader) }
+        let pools = top.namedTables("pool", kind: "pool", header: "pool.NAME") { name, reader in
+            PoolSchema.decode(name: name, reader, order: definitionOrder)
+        }
+        let listeners = top.namedTables("listener", kind: "listener", header: "listener.NAME") { name, reader in
+            ListenerSchema.decode(name: name, reader)
+        }
         if listeners.isEmpty, top.isEmpty("listener") {
             diagnostics.report(nil, [], "no listeners defined; define at least one [listener.NAME]",
                                needsWholeConfig: true)
@@ -185,28 +187,37 @@ struct ConfigDecoder {
             var wildcardIPv4: Int?
             var wildcardIPv6: Int?
         }
-        let bound = listeners.filter { $0.binding != nil }
-            .map { (key: definitionOrder($0.origin, $0.name), listener: $0) }
+        // Positions in `listeners`, in definition order: sorting the listeners themselves copied
+        // each (with all its strings) three times.
+        let bound = listeners.indices.filter { listeners[$0].binding != nil }
+            .map { (key: definitionOrder(listeners[$0].origin, listeners[$0].name), position: $0) }
             .sorted { $0.key < $1.key }
-            .map(\.listener)
+            .map(\.position)
+        /// The earlier of two listeners (indices into `bound`), if any.
+        func earliest(_ a: Int?, _ b: Int?) -> Int? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
         var seen: [PortKey: Seen] = [:]
-        for (index, later) in bound.enumerated() {
-            let binding = later.binding!
+        for (index, position) in bound.enumerated() {
+            let binding = listeners[position].binding!
             let key = PortKey(transport: binding.transport, port: binding.port)
             // Taken out while it changes, so its dictionary is not copied on every insert
             // (all listeners on port 80 made that quadratic again).
             var slot = seen.removeValue(forKey: key) ?? Seen()
             let address = binding.address.unmapped
             // The earlier listeners that can overlap this one (see `overlap`): the same address;
-            // a wildcard covering it; or, for a wildcard, whatever it covers.
-            var candidates = [slot.byAddress[address], slot.wildcardIPv6]
+            // a wildcard covering it; or, for a wildcard, whatever it covers. Compared one by one,
+            // not gathered into an array, which cost two allocations per listener.
+            var first = earliest(slot.byAddress[address], slot.wildcardIPv6)
             if address.isUnspecified {
-                candidates.append(address.isIPv4 ? slot.anyIPv4 : slot.any)
+                first = earliest(first, address.isIPv4 ? slot.anyIPv4 : slot.any)
             } else if address.isIPv4 {
-                candidates.append(slot.wildcardIPv4)
+                first = earliest(first, slot.wildcardIPv4)
             }
-            if let first = candidates.compactMap({ $0 }).min() {
-                let earlier = bound[first]
+            if let first {
+                let earlier = listeners[bound[first]], later = listeners[position]
                 if let overlap = overlap(earlier.binding!, binding) {
                     let place = earlier.origin.line.map { "\(earlier.origin.file):\($0)" } ?? earlier.origin.file
                     diagnostics.report(later.origin, ["listener", later.name],

@@ -19,9 +19,9 @@ extension TOMLNode {
         TOMLNode(value: .table(TOMLTable()), position: TOMLPosition(file: file, line: 1, column: 1))
     }
 
-    /// The table's entries, or nil when the value is not a table.
-    var tableEntries: [String: TOMLNode]? {
-        if case let .table(table) = value { return table.entries }
+    /// The table, or nil when the value is not a table.
+    var tableValue: TOMLTable? {
+        if case let .table(table) = value { return table }
         return nil
     }
 }
@@ -33,21 +33,30 @@ extension TOMLNode {
     /// attribute without restating the object; anything else (arrays included) is replaced
     /// whole by the later file. A merged table keeps the origin of its first definition,
     /// so "missing key" problems point at the file that defined the object.
-    /// The recursion follows the table nesting, which the parser bounds (TOMLLimits.maxDepth).
     func merged(with later: TOMLNode) -> TOMLNode {
+        var result = self
+        result.merge(later)
+        return result
+    }
+
+    /// `merged(with:)` in place: a table is changed where it is rather than copied out and
+    /// stored back, so the only tables copied are those the caller still holds (once each).
+    /// The recursion follows the table nesting, which the parser bounds (TOMLLimits.maxDepth).
+    mutating func merge(_ later: TOMLNode) {
         guard case .table(var table) = value, case .table(let overrides) = later.value else {
-            return later
+            self = later
+            return
         }
-        for key in overrides.keys {
-            let override = overrides.entries[key]!
-            if let existing = table.entries[key] {
-                table.entries[key] = existing.merged(with: override)
+        // This node lets go of the table, so `table` holds the only reference and changes in place.
+        value = .boolean(false)
+        for pair in overrides.pairs {
+            if let i = table.index(forKey: pair.key) {
+                table.modifyNode(at: i) { $0.merge(pair.node) }
             } else {
-                table.entries[key] = override
-                table.keys.append(key)
+                table.updateValue(pair.node, forKey: pair.key)
             }
         }
-        return TOMLNode(value: .table(table), position: position)
+        value = .table(table)
     }
 }
 
@@ -84,8 +93,8 @@ extension TOMLNode {
         case let .boolean(flag): return String(flag)
         case let .array(items): return "[" + items.map(\.renderedInFull).joined(separator: ", ") + "]"
         case let .table(table):
-            if table.entries.isEmpty { return "{}" }
-            let pairs = table.keys.map { "\(keySegment($0)) = \(table.entries[$0]!.renderedInFull)" }
+            if table.isEmpty { return "{}" }
+            let pairs = table.pairs.map { "\(keySegment($0.key)) = \($0.node.renderedInFull)" }
             return "{ " + pairs.joined(separator: ", ") + " }"
         case let .offsetDateTime(date, time, offset):
             let sign = offset < 0 ? "-" : "+"

@@ -102,12 +102,44 @@ enum ListenerSchema {
 }
 
 func parseAddress(_ text: String) -> Check<IPAddress> {
+    // The usual case read directly; IPAddress(String) makes a C string first: two allocations
+    // per address, 200,000 for a config of 100,000 members. Anything else goes to it.
+    if let quad = dottedQuad(text) { return .valid(.v4(quad)) }
     // IPAddress(String) hands the text to inet_pton as a C string, which stops at a NUL, so
     // "10.0.0.1\0junk" would otherwise pass. Callers use plainString, which says so first;
     // this guard keeps any other caller safe.
     if controlCharacterProblem(text, expected: "") == nil, let address = IPAddress(text) { return .valid(address) }
     return .invalid("\(quoted(text)) is not an IP address; "
         + "allowed: IPv4 or IPv6 text such as \"192.0.2.10\" or \"2001:db8::10\"")
+}
+
+/// IPv4 text exactly as inet_pton(AF_INET) accepts it — four decimal parts 0-255 without
+/// leading zeros, separated by single dots — as a number (192.0.2.1 is 0xC000_0201); nil for
+/// anything else, which is left to IPAddress(String).
+func dottedQuad(_ text: String) -> UInt32? {
+    // Over the bytes in place: iterating `text.utf8` took three times the instructions.
+    text.utf8.withContiguousStorageIfAvailable(dottedQuad) ?? dottedQuad(Array(text.utf8))
+}
+
+private func dottedQuad(_ utf8: some Collection<UInt8>) -> UInt32? {
+    var value: UInt32 = 0, part: UInt32 = 0, digits = 0, parts = 0
+    for byte in utf8 {
+        if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+            if digits > 0 && part == 0 { return nil }  // a leading zero
+            part = part * 10 + UInt32(byte - UInt8(ascii: "0"))
+            if part > 255 { return nil }
+            if digits == 0 { parts += 1 }
+            digits += 1
+        } else if byte == UInt8(ascii: ".") && digits > 0 && parts < 4 {
+            value = value << 8 | part
+            part = 0
+            digits = 0
+        } else {
+            return nil
+        }
+    }
+    guard parts == 4, digits > 0 else { return nil }
+    return value << 8 | part
 }
 
 func parseCIDR(_ text: String) -> Check<CIDR> {

@@ -55,9 +55,14 @@ extension UInt8 {
 // MARK: - Parser
 
 struct Key {
-    var segments: [String]
+    /// The segments before the last: empty for the usual undotted key, which so needs no array
+    /// (an array per key was 230,000 allocations for the key/value lines of 100,000 members).
+    var leading: [String]
+    var last: String
     var start: Int
     var end: Int
+
+    var count: Int { leading.count + 1 }
 }
 
 struct Parser {
@@ -75,8 +80,14 @@ struct Parser {
     var curColumn = 1
     var curLineStart: Int
 
-    let root: MTable
-    var current: MTable
+    var arena = Arena()
+    /// The `leading` array of the last key parsed, handed back once the key is used, so the
+    /// next dotted key or header reuses its storage rather than allocating and releasing one
+    /// per header: 5 ms of a 0.22 s load with 110,000 headers.
+    var spareLeading: [String] = []
+    /// Table 0 of the arena is the document; `current` the table key/value lines go into.
+    let root = 0
+    var current = 0
 
     init(bytes: [UInt8], file: String, limits: TOMLLimits) {
         b = bytes
@@ -88,8 +99,7 @@ struct Parser {
         i = start
         curOffset = start
         curLineStart = start
-        root = MTable(kind: .header, position: TOMLPosition(file: file, line: 1, column: 1))
-        current = root
+        _ = arena.newTable(.header, TOMLPosition(file: file, line: 1, column: 1))
     }
 
     // MARK: Positions and errors
@@ -107,18 +117,40 @@ struct Parser {
                 curLineStart = start
             }
         }
-        while curOffset < target {
-            let c = b[curOffset]
-            if c == .lf {
-                curLine += 1
-                curColumn = 1
-                curLineStart = curOffset + 1
-            } else if c & 0xC0 != 0x80 {
-                curColumn += 1
+        // Every byte of the document passes through here once: eight bytes at a time when they
+        // hold no line feed, counting the bytes that start a character (all but UTF-8
+        // continuation bytes 10xxxxxx), without bounds checks. Byte by byte it was 6% of the
+        // instructions of a parse; this takes 45% fewer.
+        var offset = curOffset, line = curLine, column = curColumn, lineStart = curLineStart
+        b.withUnsafeBytes { bytes in
+            let high: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
+            while offset < target {
+                if offset + 8 <= target {
+                    let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                    let lf = word ^ (ones &* UInt64(UInt8.lf))
+                    if (lf &- ones) & ~lf & high == 0 {
+                        // Continuation bytes: high bit set, next bit clear.
+                        column += word & high == 0 ? 8 : 8 - (word & ~(word << 1) & high).nonzeroBitCount
+                        offset += 8
+                        continue
+                    }
+                }
+                let c = bytes[offset]
+                if c == .lf {
+                    line += 1
+                    column = 1
+                    lineStart = offset + 1
+                } else if c & 0xC0 != 0x80 {
+                    column += 1
+                }
+                offset += 1
             }
-            curOffset += 1
         }
-        return TOMLPosition(file: file, line: curLine, column: curColumn)
+        curOffset = offset
+        curLine = line
+        curColumn = column
+        curLineStart = lineStart
+        return TOMLPosition(file: file, line: line, column: column)
     }
 
     mutating func error(at offset: Int, _ message: String, hint: String? = nil) -> TOMLError {
@@ -164,6 +196,10 @@ struct Parser {
     mutating func validateEncoding() throws(TOMLError) {
         var k = start
         while k < n {
+            // Eight bytes at a time while they are ASCII without NUL, the whole of a usual
+            // config: a byte-by-byte loop was 3% of a parse, this is under 1%.
+            k = asciiRun(from: k)
+            guard k < n else { return }
             let c = b[k]
             if c < 0x80 {
                 if c == 0 { throw error(at: k, "found a NUL byte (U+0000); TOML documents cannot contain NUL") }
@@ -194,6 +230,22 @@ struct Parser {
         }
     }
 
+    /// The first offset from `k` at which eight bytes are not all ASCII and non-NUL (or where
+    /// fewer than eight are left); `k` itself when it is.
+    func asciiRun(from k: Int) -> Int {
+        b.withUnsafeBytes { raw in
+            var k = k
+            while k + 8 <= n {
+                let word = raw.loadUnaligned(fromByteOffset: k, as: UInt64.self)
+                let high: UInt64 = 0x8080_8080_8080_8080
+                // A byte of zero sets its high bit in (word - 0x01…) & ~word.
+                if word & high != 0 || (word &- 0x0101_0101_0101_0101) & ~word & high != 0 { break }
+                k += 8
+            }
+            return k
+        }
+    }
+
     // MARK: Document
 
     mutating func parseDocument() throws(TOMLError) -> TOMLTable {
@@ -220,7 +272,7 @@ struct Parser {
             }
             try expectEndOfLine()
         }
-        return buildDocument(root)
+        return arena.buildDocument(root: root)
     }
 
     mutating func skipWhitespace() {
@@ -257,10 +309,11 @@ struct Parser {
 
     mutating func parseKey() throws(TOMLError) -> Key {
         let keyStart = i
-        var segments: [String] = []
+        var leading: [String] = []
+        var previous: String? = nil
         var end = i
         while true {
-            if segments.count >= limits.maxDepth {
+            if leading.count + (previous == nil ? 0 : 1) >= limits.maxDepth {
                 throw error(at: i, "found a key with more than \(limits.maxDepth) dotted parts; expected at most \(limits.maxDepth) (limits.maxDepth)")
             }
             let segStart = i
@@ -277,13 +330,22 @@ struct Parser {
                 segment = c == .quote ? try parseBasicString() : try parseLiteralString()
                 if segment.utf8.count > limits.maxKeyBytes { throw keyTooLong(segStart) }
             } else {
-                let what = segments.isEmpty ? "a key" : "a key after `.`"
-                if c == .equals && segments.isEmpty {
+                let what = previous == nil ? "a key" : "a key after `.`"
+                if c == .equals && previous == nil {
                     throw error(at: i, "found `=` with no key before it; expected a key")
                 }
                 throw error(at: i, "found \(describe(i)); expected \(what) (letters, digits, `_`, `-`, or a quoted key)")
             }
-            segments.append(segment)
+            if let previous {
+                if leading.capacity == 0 {
+                    swap(&leading, &spareLeading)
+                    leading.removeAll(keepingCapacity: true)
+                    // One allocation for the usual [pool.NAME.members.NAME], not one per doubling.
+                    if leading.capacity == 0 { leading.reserveCapacity(4) }
+                }
+                leading.append(previous)
+            }
+            previous = segment
             end = i
             skipWhitespace()
             if at(i) == .dot && i < n {
@@ -291,7 +353,7 @@ struct Parser {
                 skipWhitespace()
                 continue
             }
-            return Key(segments: segments, start: keyStart, end: end)
+            return Key(leading: leading, last: segment, start: keyStart, end: end)
         }
     }
 
@@ -316,6 +378,7 @@ struct Parser {
         let keyPos = position(key.start)
         let value = try parseValue(ownerPosition: keyPos, key: key)
         try insert(value, into: current, key: key, keyPosition: keyPos)
+        if key.leading.capacity > 0 { spareLeading = key.leading }
     }
 
     mutating func expectEquals(after key: Key) throws(TOMLError) {
@@ -358,40 +421,41 @@ struct Parser {
     /// Inserts `value` at the (possibly dotted) `key` relative to `table`, creating the
     /// intermediate tables. Refuses duplicates, extending inline tables, and dotted keys
     /// reaching into tables defined by headers or into arrays.
-    mutating func insert(_ value: MEntry, into table: MTable, key: Key, keyPosition: TOMLPosition) throws(TOMLError) {
+    mutating func insert(_ value: Entry, into table: Int, key: Key, keyPosition: TOMLPosition) throws(TOMLError) {
         var t = table
-        let segments = key.segments
-        for (index, segment) in segments.dropLast().enumerated() {
-            if let existing = t.entries[segment] {
-                let path = dotted(segments[...index])
-                switch existing {
-                case .table(let sub):
-                    if sub.frozen {
-                        throw error(at: key.start, "found key `\(keyText(key))` extending `\(path)`, an inline table (at \(sub.position)); expected a new key (inline tables cannot be extended)")
+        let segments = key.leading
+        for index in segments.indices {
+            let segment = segments[index]
+            if let slot = arena.find(segment, inTable: t) {
+                // Built only for a message: formatting it for every key cost 4% of a load.
+                func path() -> String { dotted(segments[...index]) }
+                let ref = arena.ref(inTable: t, slot: slot)
+                if let sub = ref.table {
+                    if arena.tables[sub].frozen {
+                        throw error(at: key.start, "found key `\(keyText(key))` extending `\(path())`, an inline table (at \(arena.tables[sub].position)); expected a new key (inline tables cannot be extended)")
                     }
-                    if sub.kind == .header {
-                        throw error(at: key.start, "found dotted key `\(keyText(key))` extending table `\(path)`, which has its own [header] (at \(sub.position)); expected a new key (add the key under that header instead)")
+                    if arena.tables[sub].kind == .header {
+                        throw error(at: key.start, "found dotted key `\(keyText(key))` extending table `\(path())`, which has its own [header] (at \(arena.tables[sub].position)); expected a new key (add the key under that header instead)")
                     }
-                    if sub.kind == .implicit { sub.kind = .dotted }
+                    if arena.tables[sub].kind == .implicit { arena.tables[sub].kind = .dotted }
                     t = sub
-                case .array(let a):
-                    throw error(at: key.start, "found dotted key `\(keyText(key))` going through `\(path)`, which is an array (at \(a.position)); expected a table")
-                case .leaf(_, let p):
-                    throw error(at: key.start, "found dotted key `\(keyText(key))` going through `\(path)`, which already has a value (at \(p)); expected a table")
+                } else if let a = ref.array {
+                    throw error(at: key.start, "found dotted key `\(keyText(key))` going through `\(path())`, which is an array (at \(arena.arrays[a].position)); expected a table")
+                } else {
+                    throw error(at: key.start, "found dotted key `\(keyText(key))` going through `\(path())`, which already has a value (at \(arena.tables[t].pairs[slot].node.position)); expected a table")
                 }
             } else {
-                let sub = MTable(kind: .dotted, position: keyPosition)
-                t.entries[segment] = .table(sub)
-                t.keys.append(segment)
+                let sub = arena.newTable(.dotted, keyPosition)
+                arena.tables[t].append(segment, Arena.placeholder, ref: .table(sub))
                 t = sub
             }
         }
-        let last = segments[segments.count - 1]
-        if let existing = t.entries[last] {
-            throw error(at: key.start, "found key `\(keyText(key))` a second time; expected each key once (first defined at \(existing.position))")
+        let last = key.last
+        if let slot = arena.find(last, inTable: t) {
+            throw error(at: key.start, "found key `\(keyText(key))` a second time; expected each key once (first defined at \(arena.position(inTable: t, slot: slot)))")
         }
-        t.entries[last] = value
-        t.keys.append(last)
+        let (node, ref) = Arena.slot(value)
+        arena.tables[t].append(last, node, ref: ref)
     }
 
     // MARK: Headers
@@ -429,85 +493,90 @@ struct Parser {
             i += 1
         }
         let headerPosition = position(headerStart)
-        let segments = key.segments
+        defer { if key.leading.capacity > 0 { spareLeading = key.leading } }
+        let segments = key.leading
         var t = root
-        for (index, segment) in segments.dropLast().enumerated() {
-            if let existing = t.entries[segment] {
-                let path = dotted(segments[...index])
-                switch existing {
-                case .table(let sub):
-                    if sub.frozen {
-                        throw error(at: headerStart, "found header [\(keyText(key))] extending `\(path)`, an inline table (at \(sub.position)); expected a new table (inline tables cannot be extended)")
+        for index in segments.indices {
+            let segment = segments[index]
+            if let slot = arena.find(segment, inTable: t) {
+                func path() -> String { dotted(segments[...index]) }
+                let ref = arena.ref(inTable: t, slot: slot)
+                if let sub = ref.table {
+                    if arena.tables[sub].frozen {
+                        throw error(at: headerStart, "found header [\(keyText(key))] extending `\(path())`, an inline table (at \(arena.tables[sub].position)); expected a new table (inline tables cannot be extended)")
                     }
                     t = sub
-                case .array(let a):
-                    guard a.ofTables, case .table(let lastTable)? = a.items.last else {
-                        throw error(at: headerStart, "found header [\(keyText(key))] going through `\(path)`, a static array (at \(a.position)); expected a table")
+                } else if let a = ref.array {
+                    guard arena.arrays[a].ofTables, !arena.arrays[a].items.isEmpty,
+                          let lastTable = arena.arrays[a].refs.ref(at: arena.arrays[a].items.count - 1).table else {
+                        throw error(at: headerStart, "found header [\(keyText(key))] going through `\(path())`, a static array (at \(arena.arrays[a].position)); expected a table")
                     }
                     t = lastTable
-                case .leaf(_, let p):
-                    throw error(at: headerStart, "found header [\(keyText(key))] going through `\(path)`, which already has a value (at \(p)); expected a table")
+                } else {
+                    throw error(at: headerStart, "found header [\(keyText(key))] going through `\(path())`, which already has a value (at \(arena.tables[t].pairs[slot].node.position)); expected a table")
                 }
             } else {
-                let sub = MTable(kind: .implicit, position: headerPosition)
-                t.entries[segment] = .table(sub)
-                t.keys.append(segment)
+                let sub = arena.newTable(.implicit, headerPosition)
+                arena.tables[t].append(segment, Arena.placeholder, ref: .table(sub))
                 t = sub
             }
         }
-        let last = segments[segments.count - 1]
-        let name = keyText(key)
+        let last = key.last
+        // The header as written, for messages only.
+        var name: String { keyText(key) }
+        let existing = arena.find(last, inTable: t)
         if !isArray {
-            if let existing = t.entries[last] {
-                switch existing {
-                case .table(let sub):
-                    if sub.frozen {
-                        throw error(at: headerStart, "found header [\(name)] for an inline table (at \(sub.position)); expected a new table (inline tables cannot be extended)")
+            if let slot = existing {
+                let ref = arena.ref(inTable: t, slot: slot)
+                if let sub = ref.table {
+                    let subPosition = arena.tables[sub].position
+                    if arena.tables[sub].frozen {
+                        throw error(at: headerStart, "found header [\(name)] for an inline table (at \(subPosition)); expected a new table (inline tables cannot be extended)")
                     }
-                    switch sub.kind {
+                    switch arena.tables[sub].kind {
                     case .implicit:
-                        sub.kind = .header
-                        sub.position = headerPosition
+                        arena.tables[sub].kind = .header
+                        arena.tables[sub].position = headerPosition
                         current = sub
                         return
                     case .dotted:
-                        throw error(at: headerStart, "found header [\(name)] for a table already created by dotted keys (at \(sub.position)); expected each table defined once")
+                        throw error(at: headerStart, "found header [\(name)] for a table already created by dotted keys (at \(subPosition)); expected each table defined once")
                     case .header, .inline:
-                        throw error(at: headerStart, "found header [\(name)] a second time; expected each table defined once (first at \(sub.position))")
+                        throw error(at: headerStart, "found header [\(name)] a second time; expected each table defined once (first at \(subPosition))")
                     }
-                case .array(let a):
-                    if a.ofTables {
-                        throw error(at: headerStart, "found header [\(name)] for an array of tables (at \(a.position)); expected [[\(name)]] to add an element")
+                } else if let a = ref.array {
+                    if arena.arrays[a].ofTables {
+                        throw error(at: headerStart, "found header [\(name)] for an array of tables (at \(arena.arrays[a].position)); expected [[\(name)]] to add an element")
                     }
-                    throw error(at: headerStart, "found header [\(name)] for a key that already holds an array (at \(a.position)); expected each key defined once")
-                case .leaf(_, let p):
-                    throw error(at: headerStart, "found header [\(name)] for a key that already has a value (at \(p)); expected each key defined once")
+                    throw error(at: headerStart, "found header [\(name)] for a key that already holds an array (at \(arena.arrays[a].position)); expected each key defined once")
+                } else {
+                    throw error(at: headerStart, "found header [\(name)] for a key that already has a value (at \(arena.tables[t].pairs[slot].node.position)); expected each key defined once")
                 }
             }
-            let sub = MTable(kind: .header, position: headerPosition)
-            t.entries[last] = .table(sub)
-            t.keys.append(last)
+            let sub = arena.newTable(.header, headerPosition)
+            arena.tables[t].append(last, Arena.placeholder, ref: .table(sub))
             current = sub
         } else {
-            let element = MTable(kind: .header, position: headerPosition)
-            if let existing = t.entries[last] {
-                switch existing {
-                case .array(let a) where a.ofTables:
-                    a.items.append(.table(element))
+            if let slot = existing {
+                let ref = arena.ref(inTable: t, slot: slot)
+                if let a = ref.array {
+                    guard arena.arrays[a].ofTables else {
+                        throw error(at: headerStart, "found [[\(name)]] appending to a static array (at \(arena.arrays[a].position)); expected an array of tables (static arrays cannot be extended)")
+                    }
+                    let element = arena.newTable(.header, headerPosition)
+                    arena.arrays[a].append(Arena.placeholder, ref: .table(element))
                     current = element
                     return
-                case .array(let a):
-                    throw error(at: headerStart, "found [[\(name)]] appending to a static array (at \(a.position)); expected an array of tables (static arrays cannot be extended)")
-                case .table(let sub):
-                    throw error(at: headerStart, "found [[\(name)]] for a key that is already a table (at \(sub.position)); expected each key defined once")
-                case .leaf(_, let p):
-                    throw error(at: headerStart, "found [[\(name)]] for a key that already has a value (at \(p)); expected each key defined once")
+                } else if let sub = ref.table {
+                    throw error(at: headerStart, "found [[\(name)]] for a key that is already a table (at \(arena.tables[sub].position)); expected each key defined once")
+                } else {
+                    throw error(at: headerStart, "found [[\(name)]] for a key that already has a value (at \(arena.tables[t].pairs[slot].node.position)); expected each key defined once")
                 }
             }
-            let a = MArray(ofTables: true, position: headerPosition)
-            a.items.append(.table(element))
-            t.entries[last] = .array(a)
-            t.keys.append(last)
+            let a = arena.newArray(ofTables: true, headerPosition)
+            let element = arena.newTable(.header, headerPosition)
+            arena.arrays[a].append(Arena.placeholder, ref: .table(element))
+            arena.tables[t].append(last, Arena.placeholder, ref: .array(a))
             current = element
         }
     }
@@ -515,8 +584,8 @@ struct Parser {
     // MARK: Values (explicit stack)
 
     enum Frame {
-        case array(MArray)
-        case table(MTable, key: Key, keyPosition: TOMLPosition)
+        case array(Int)
+        case table(Int, key: Key, keyPosition: TOMLPosition)
     }
 
     static let expectedValue = "expected a value: a quoted string, number, boolean, date, array or inline table"
@@ -537,7 +606,7 @@ struct Parser {
         }
     }
 
-    mutating func parseValue(ownerPosition: TOMLPosition, key: Key) throws(TOMLError) -> MEntry {
+    mutating func parseValue(ownerPosition: TOMLPosition, key: Key) throws(TOMLError) -> Entry {
         var stack: [Frame] = []
         outer: while true {
             let valueStart = i
@@ -547,11 +616,11 @@ struct Parser {
             case .array?: nodePosition = position(valueStart)
             case .table(_, _, let kp)?: nodePosition = kp
             }
-            var value: MEntry
+            var value: Entry
             let c = at(i)
             if c == .openBracket && i < n {
                 if nesting(stack) >= limits.maxDepth { throw tooDeep(i) }
-                let a = MArray(ofTables: false, position: nodePosition)
+                let a = arena.newArray(ofTables: false, nodePosition)
                 i += 1
                 stack.append(.array(a))
                 try skipArraySpace()
@@ -564,12 +633,12 @@ struct Parser {
                 }
             } else if c == .openBrace && i < n {
                 if nesting(stack) >= limits.maxDepth { throw tooDeep(i) }
-                let t = MTable(kind: .inline, position: nodePosition)
+                let t = arena.newTable(.inline, nodePosition)
                 i += 1
                 skipWhitespace()
                 if at(i) == .closeBrace && i < n {
                     i += 1
-                    t.frozen = true
+                    arena.tables[t].frozen = true
                     value = .table(t)
                 } else {
                     let k = try parseInlineKey()
@@ -586,7 +655,8 @@ struct Parser {
                 guard let top = stack.last else { return value }
                 switch top {
                 case .array(let a):
-                    a.items.append(value)
+                    let (node, ref) = Arena.slot(value)
+                    arena.arrays[a].append(node, ref: ref)
                     try skipArraySpace()
                     if at(i) == .comma && i < n {
                         i += 1
@@ -606,7 +676,7 @@ struct Parser {
                         continue
                     }
                     if i >= n {
-                        throw error(at: i, "found end of file in an array; expected `,` or `]` (the array opened at \(a.position) is not closed)")
+                        throw error(at: i, "found end of file in an array; expected `,` or `]` (the array opened at \(arena.arrays[a].position) is not closed)")
                     }
                     throw error(at: i, "found \(describe(i)) in an array; expected `,` or `]`")
                 case .table(let t, let k, let kp):
@@ -624,7 +694,7 @@ struct Parser {
                     }
                     if at(i) == .closeBrace && i < n {
                         i += 1
-                        t.frozen = true
+                        arena.tables[t].frozen = true
                         stack.removeLast()
                         value = .table(t)
                         continue
@@ -659,7 +729,7 @@ struct Parser {
         for frame in stack {
             switch frame {
             case .array: depth += 1
-            case .table(_, let key, _): depth += key.segments.count
+            case .table(_, let key, _): depth += key.count
             }
         }
         return depth
