@@ -148,6 +148,9 @@ public final class HANode: @unchecked Sendable {
             if ready > 0 { receiveAll(buffer) }
             if let deadline = router.nextDeadline, now() >= deadline { apply(router.timerExpired(now: now())) }
             track()
+            // Published before announcing: a packet socket's close can take 10-20 ms here,
+            // and show ha should say MASTER as soon as the VIPs are on.
+            publish()
             announceIfDue()
             reapChildren()
             publish()
