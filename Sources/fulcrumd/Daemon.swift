@@ -66,7 +66,8 @@ struct Daemon {
         let started = WallClock.unixSeconds()
         let reader = StatusReader(config: config, engine: engine, board: checker.board, version: fulcrumVersion,
                                   configDirectory: configDirectory, configFiles: files, startedAt: started,
-                                  configLoadedAt: started, ha: ha.map { node in { node.status() } })
+                                  configLoadedAt: started,
+                                  ha: ha.map { node -> @Sendable () -> HAStatus? in { node.status() } })
         let notifier = SystemdNotifier()
         let reloader = Reloader(engine: engine, config: config, files: files, checker: checker, reader: reader,
                                 configDirectory: configDirectory, notifier: notifier, logger: logger)
