@@ -181,29 +181,8 @@ final class UDPForwarder {
         }
         var previousSelectors: [Int32: PoolSelector] = [:]
         for (old, new) in succession.pools.enumerated() where new >= 0 { previousSelectors[new] = selectors[old] }
-        // Sockets: kept ones move to their new index; removed ones close; new ones come in.
-        var fds = Array(repeating: Int32(-1), count: next.udpListeners.count)
-        var taken = Array(repeating: false, count: listenFDs.count)
-        for (new, old) in succession.udpSocketsFrom.enumerated() {
-            if old >= 0 {
-                fds[new] = listenFDs[Int(old)]
-                taken[Int(old)] = true
-                if fds[new] >= 0 && Int(old) != new {
-                    try? poll.modify(fds[new], events: EventPoll.readable,
-                                     data: Worker.eventData(.udpListener, slot: Int32(new), generation: 0))
-                }
-            } else if new < newFDs.count, newFDs[new] >= 0 {
-                fds[new] = newFDs[new]
-                do {
-                    try poll.add(fds[new], events: EventPoll.readable,
-                                 data: Worker.eventData(.udpListener, slot: Int32(new), generation: 0))
-                } catch {
-                    logger.error("cannot watch UDP listener socket", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        for (old, fd) in listenFDs.enumerated() where fd >= 0 && !taken[old] { close(fd) }
-        listenFDs = fds
+        listenFDs = ListenSocketMove(poll: poll, kind: .udpListener, logger: logger)
+            .apply(from: succession.udpSocketsFrom, old: listenFDs, bound: newFDs)
         table.renumberListeners(succession.udpListeners, count: next.udpListeners.count)
         plan = next
         takeRules(of: next, previous: previousSelectors)

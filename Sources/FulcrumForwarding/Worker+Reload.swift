@@ -59,39 +59,11 @@ extension Worker {
     }
 
     private func moveListenSockets(_ from: [Int32], newFDs: [Int32]) {
-        var fds = Array(repeating: Int32(-1), count: from.count)
         var paused = Array(repeating: Int64(0), count: from.count)
-        var taken = Array(repeating: false, count: listenFDs.count)
-        for (new, old) in from.enumerated() {
-            if old >= 0 {
-                let o = Int(old)
-                taken[o] = true
-                fds[new] = listenFDs[o]
-                paused[new] = listenerPausedUntil[o]
-                // The epoll entry names the listener by index: say the new one. A paused
-                // listener is out of epoll and is added back under its new index.
-                if fds[new] >= 0 && paused[new] == 0 && new != o {
-                    do {
-                        try poll.modify(fds[new], events: EventPoll.readable,
-                                        data: Worker.eventData(.listener, slot: Int32(new), generation: 0))
-                    } catch {
-                        logger.error("cannot re-register listener socket", metadata: ["error": "\(error)"])
-                    }
-                }
-            } else if new < newFDs.count, newFDs[new] >= 0 {
-                fds[new] = newFDs[new]
-                do {
-                    try poll.add(fds[new], events: EventPoll.readable,
-                                 data: Worker.eventData(.listener, slot: Int32(new), generation: 0))
-                } catch {
-                    logger.error("cannot watch listener socket", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        // Removed listeners stop accepting now; what is in their queues is refused.
-        for (o, fd) in listenFDs.enumerated() where fd >= 0 && !taken[o] { close(fd) }
+        for (new, old) in from.enumerated() where old >= 0 { paused[new] = listenerPausedUntil[Int(old)] }
+        listenFDs = ListenSocketMove(poll: poll, kind: .listener, logger: logger)
+            .apply(from: from, old: listenFDs, bound: newFDs) { listenerPausedUntil[$0] == 0 }
         pausedListeners = paused.filter { $0 != 0 }.count
-        listenFDs = fds
         listenerPausedUntil = paused
     }
 
