@@ -116,49 +116,25 @@ enum HASchema {
     }
 
     private static func addressList(_ table: TableReader, _ key: String) -> [IPAddress]? {
-        guard let node = table.entries[key] else { return [] }
-        guard case let .array(items) = node.value else {
-            table.reportWrongType(key, node, expected: "an array of IP address strings such as [\"192.0.2.12\"]")
-            return nil
-        }
-        var addresses: [IPAddress] = []
-        for item in items {
-            guard case let .string(text) = item.value else {
-                table.report(key, "\(item.rendered) is \(item.typeName); expected an IP address string such as \"192.0.2.12\"")
-                continue
+        var seen: Set<IPAddress> = []
+        return table.stringArray(key, expected: "an array of IP address strings such as [\"192.0.2.12\"]",
+                                 item: "an IP address string such as \"192.0.2.12\"") { text in
+            guard case let .valid(address) = parseAddress(text) else { return parseAddress(text) }
+            if let problem = unusable(address) {
+                return .invalid("\(quoted(text)): \(problem); allowed: a peer's unicast address")
             }
-            switch parseAddress(text) {
-            case let .valid(address):
-                if let problem = unusable(address) {
-                    table.report(key, "\(quoted(text)): \(problem); allowed: a peer's unicast address")
-                } else if addresses.contains(address) {
-                    table.report(key, "\(address) is listed twice")
-                } else {
-                    addresses.append(address)
-                }
-            case let .invalid(message): table.report(key, message)
-            case .wrongType: break
-            }
+            guard seen.insert(address).inserted else { return .invalid("\(address) is listed twice") }
+            return .valid(address)
         }
-        return addresses.count == items.count ? addresses : nil
     }
 
     private static func nameList(_ table: TableReader, _ key: String) -> [String]? {
-        guard let node = table.entries[key] else { return [] }
-        guard case let .array(items) = node.value else {
-            table.reportWrongType(key, node, expected: "an array of pool names such as [\"web\"]")
-            return nil
+        var seen: Set<String> = []
+        let names = table.stringArray(key, expected: "an array of pool names such as [\"web\"]",
+                                      item: "a pool name string such as \"web\"") { text -> Check<String> in
+            isValidObjectName(text) ? .valid(text)
+                : .invalid("\(quoted(text)) is not a pool name; expected a pool name string such as \"web\"")
         }
-        var names: [String] = []
-        var bad = false
-        for item in items {
-            guard case let .string(text) = item.value, isValidObjectName(text) else {
-                table.report(key, "\(item.rendered) is not a pool name; expected a pool name string such as \"web\"")
-                bad = true
-                continue
-            }
-            if !names.contains(text) { names.append(text) }
-        }
-        return bad ? nil : names
+        return names?.filter { seen.insert($0).inserted }
     }
 }

@@ -74,30 +74,10 @@ enum ListenerSchema {
     /// Absent means every source is allowed; an empty array would refuse every client,
     /// which is never what someone meant to write.
     private static func allowedCIDRs(_ table: TableReader) -> [CIDR]? {
-        let key = "allowed_cidrs"
-        guard let node = table.entries[key] else { return [] }
-        guard case let .array(items) = node.value else {
-            table.reportWrongType(key, node, expected: "an array of CIDR strings such as [\"10.0.0.0/8\"]")
-            return nil
-        }
-        if items.isEmpty {
-            table.report(key, "[] would refuse every client; allowed: a non-empty array of CIDR strings, "
-                + "or no allowed_cidrs key to accept every source")
-            return nil
-        }
-        var cidrs: [CIDR] = []
-        for item in items {
-            guard case let .string(text) = item.value else {
-                table.report(key, "\(item.rendered) is \(item.typeName); expected a CIDR string such as \"10.0.0.0/8\"")
-                continue
-            }
-            switch parseCIDR(text) {
-            case let .valid(cidr): cidrs.append(cidr)
-            case let .invalid(message): table.report(key, message)
-            case .wrongType: break
-            }
-        }
-        return cidrs.count == items.count ? cidrs : nil
+        table.stringArray("allowed_cidrs", expected: "an array of CIDR strings such as [\"10.0.0.0/8\"]",
+                          item: "a CIDR string such as \"10.0.0.0/8\"",
+                          ifEmpty: "[] would refuse every client; allowed: a non-empty array of CIDR strings, "
+                              + "or no allowed_cidrs key to accept every source", parseCIDR)
     }
 }
 

@@ -16,6 +16,35 @@ extension TableReader {
             return parse(text)
         }
     }
+
+    /// An array of strings, each checked by `parse`: every wrong item is reported, and the
+    /// result is nil unless all of them are valid. Absent: []. `ifEmpty`, when given, is the
+    /// problem with an empty array.
+    func stringArray<T>(_ key: String, expected: String, item: String, ifEmpty: String? = nil,
+                        _ parse: (String) -> Check<T>) -> [T]? {
+        guard let node = entries[key] else { return [] }
+        guard case let .array(items) = node.value else {
+            reportWrongType(key, node, expected: expected)
+            return nil
+        }
+        if items.isEmpty, let ifEmpty {
+            report(key, ifEmpty)
+            return nil
+        }
+        var values: [T] = []
+        for element in items {
+            guard case let .string(text) = element.value else {
+                report(key, "\(element.rendered) is \(element.typeName); expected \(item)")
+                continue
+            }
+            switch parse(text) {
+            case let .valid(value): values.append(value)
+            case let .invalid(message): report(key, message)
+            case .wrongType: report(key, "\(quoted(text)) is not allowed; expected \(item)")
+            }
+        }
+        return values.count == items.count ? values : nil
+    }
 }
 
 /// Why `text` is refused when it holds a control character (Unicode Cc: U+0000..U+001F,
