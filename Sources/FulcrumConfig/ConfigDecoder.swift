@@ -36,9 +36,10 @@ struct ConfigDecoder {
         let listeners = top.namedTables("listener", kind: "listener", header: "listener.NAME") { name, reader in
             ListenerSchema.decode(name: name, reader)
         }
+        // A fresh install has nothing to balance yet: the daemon starts with its status socket
+        // (and [ha], if set) and a reload adds listeners, as HAProxy runs with no frontend.
         if listeners.isEmpty, top.isEmpty("listener") {
-            diagnostics.report(nil, [], "no listeners defined; define at least one [listener.NAME]",
-                               needsWholeConfig: true)
+            diagnostics.warn(nil, [], "no listeners defined: fulcrumd serves only its status socket until a [listener.NAME] is added")
         }
         // A pool defined wrongly is still defined: its own problem says what is wrong with it.
         var poolNames: [String] = []

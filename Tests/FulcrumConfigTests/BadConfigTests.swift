@@ -212,8 +212,6 @@ private let cases: [BadConfig] = [
               ExpectedProblem(main, 8, "listener.v4", "conflicts with listener \"v6\" on TCP [::]:443 (fulcrum.toml:4): :: covers every address")),
 
     // Configs that are not there at all.
-    BadConfig("no listeners", webPool,
-              ExpectedProblem(nil, nil, "", "no listeners defined; define at least one [listener.NAME]")),
     BadConfig("TOML syntax error", listener("protocol_port = 80\ndefault_pool = \"web"),
               ExpectedProblem(main, 6, "", "TOML syntax error: found end of line in a string; expected a closing `\"`; hint: the string opened at column 16 is not closed on this line")),
     // The commonest slips get a hint that shows the fix.

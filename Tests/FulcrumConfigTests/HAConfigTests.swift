@@ -108,3 +108,15 @@ final class HAConfigTests: XCTestCase {
         XCTAssertEqual(ConfigChanges(from: a, to: b).needsRestart, ["ha: removed needs a restart"])
     }
 }
+
+/// A fresh install ships no listeners: the configuration loads, with a warning saying what runs.
+final class NoListenersConfigTests: XCTestCase {
+    func testNoListenersLoadsWithAWarning() throws {
+        let loaded = try ConfigLoader.load(sources: [(name: "fulcrum.toml", text: "[status]\nsocket = \"/run/fulcrum/status.sock\"\n")],
+                                           onlineCPUs: 1)
+        XCTAssertEqual(loaded.config.listeners, [])
+        XCTAssertEqual(loaded.warnings.map(\.description),
+                       ["no listeners defined: fulcrumd serves only its status socket until a [listener.NAME] is added"])
+        XCTAssertTrue(loaded.summary.hasPrefix("configuration OK: 0 listeners, 0 pools, 0 members"), loaded.summary)
+    }
+}
