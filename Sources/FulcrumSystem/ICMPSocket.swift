@@ -1,3 +1,4 @@
+import CFulcrumLinux
 import Glibc
 
 /// ICMP echo sockets for PING health checks.
@@ -9,9 +10,10 @@ public enum ICMPSocket {
         let family = ipv6 ? AF_INET6 : AF_INET
         let proto = ipv6 ? Int32(IPPROTO_ICMPV6) : Int32(IPPROTO_ICMP)
         let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        do {
+        do throws(SystemError) {
             return (try syscall("socket(ICMP datagram)") { socket(family, Int32(SOCK_DGRAM.rawValue) | flags, proto) }, false)
-        } catch where error.code == EACCES || error.code == EPERM || error.code == EPROTONOSUPPORT {
+        } catch {
+            guard error.code == EACCES || error.code == EPERM || error.code == EPROTONOSUPPORT else { throw error }
             return (try syscall("socket(ICMP raw)") { socket(family, Int32(SOCK_RAW.rawValue) | flags, proto) }, true)
         }
     }

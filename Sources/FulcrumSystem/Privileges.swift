@@ -52,11 +52,11 @@ public enum Privileges {
     /// 1. PR_SET_KEEPCAPS, so setresuid away from 0 keeps the permitted set;
     /// 2. bounding set reduced to `keep` (needs CAP_SETPCAP, which root still has);
     /// 3. setgroups, setresgid, setresuid (real, effective and saved: no way back to 0);
-    /// 4. effective = permitted = `keep`, inheritable empty, ambient cleared: fulcrumd runs
-    ///    no program, so nothing is to be passed on across execve;
-    /// 5. PR_SET_NO_NEW_PRIVS: should anything ever execve, no setuid bit or file
-    ///    capability can give it more than this process has. The daemon itself never execs
-    ///    ([ha] notify is not run by this process), so it costs nothing.
+    /// 4. effective = permitted = `keep`, inheritable empty, ambient cleared: the only program
+    ///    fulcrumd runs is the [ha] notify command, which needs no capability of ours;
+    /// 5. PR_SET_NO_NEW_PRIVS: no setuid bit or file capability can give a program it runs
+    ///    (the notify command) more than this process has, as under the unit's
+    ///    NoNewPrivileges=yes.
     public static func become(uid: uid_t, gid: gid_t, groups: [gid_t], keeping keep: UInt64) throws(SystemError) {
         try syscall("prctl(PR_SET_KEEPCAPS)") { cfc_keep_caps(1) }
         try syscall("prctl(PR_CAPBSET_DROP)") { cfc_bounding_drop_except(keep) }

@@ -16,8 +16,10 @@ import Logging
 ///   only the capabilities not needed leave the effective, permitted, inheritable and ambient
 ///   sets. The bounding set stays as systemd's CapabilityBoundingSet= left it (shrinking it
 ///   needs CAP_SETPCAP).
-/// - PR_SET_NO_NEW_PRIVS is set after the drop: fulcrumd never execs, so it costs nothing and
-///   closes setuid binaries to anything that could make it exec.
+/// - PR_SET_NO_NEW_PRIVS is set after the drop, as the unit's NoNewPrivileges=yes does: the
+///   [ha] notify command (the only program fulcrumd runs) runs as the [process] user with no
+///   capabilities and cannot gain any through sudo or a setuid binary. A notify script that
+///   needs root must hand the work to something running as root, or use user = "root".
 enum PrivilegeDrop {
     struct Failure: Error, CustomStringConvertible {
         let description: String

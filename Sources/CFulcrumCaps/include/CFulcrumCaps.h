@@ -9,7 +9,7 @@
 
 // Effective, permitted and inheritable sets of this thread.
 int cfc_caps_get(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
-// Sets effective = permitted = keep, inheritable = 0 (nothing is exec'd: none to pass on).
+// Sets effective = permitted = keep, inheritable = 0 (the notify command gets none).
 int cfc_caps_set(uint64_t keep);
 // The bounding set as a mask (PR_CAPBSET_READ for every capability the kernel knows).
 int cfc_bounding_get(uint64_t *bounding);
