@@ -34,16 +34,16 @@ final class PrivilegeTests: FulcrumTestCase {
         XCTAssertEqual(status["Uid"], "\(uid)\t\(uid)\t\(uid)\t\(uid)")
         XCTAssertEqual(status["Gid"], "\(gid)\t\(gid)\t\(gid)\t\(gid)")
         XCTAssertEqual(status["Groups"]?.trimmingCharacters(in: .whitespaces), "\(gid)")
-        XCTAssertEqual(try mask(status, "CapEff"), Self.bindService)
-        XCTAssertEqual(try mask(status, "CapPrm"), Self.bindService)
-        XCTAssertEqual(try mask(status, "CapBnd"), Self.bindService)
-        XCTAssertEqual(try mask(status, "CapInh"), 0)
-        XCTAssertEqual(try mask(status, "CapAmb"), 0)
+        XCTAssertEqual(try capabilityMask(status, "CapEff"), Self.bindService)
+        XCTAssertEqual(try capabilityMask(status, "CapPrm"), Self.bindService)
+        XCTAssertEqual(try capabilityMask(status, "CapBnd"), Self.bindService)
+        XCTAssertEqual(try capabilityMask(status, "CapInh"), 0)
+        XCTAssertEqual(try capabilityMask(status, "CapAmb"), 0)
         XCTAssertEqual(status["NoNewPrivs"], "1")
         // Every thread, not only the main one: capability sets are per thread.
         for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/task") {
             let threadStatus = try procStatus(daemon.pid, task: task)
-            XCTAssertEqual(try mask(threadStatus, "CapEff"), Self.bindService, "thread \(task)")
+            XCTAssertEqual(try capabilityMask(threadStatus, "CapEff"), Self.bindService, "thread \(task)")
             XCTAssertEqual(threadStatus["Uid"], "\(uid)\t\(uid)\t\(uid)\t\(uid)", "thread \(task)")
         }
 
@@ -97,9 +97,9 @@ final class PrivilegeTests: FulcrumTestCase {
         let line = try XCTUnwrap(daemon.logLines.first { $0.message == "privileges" }, daemon.diagnostics)
         XCTAssertEqual(line.metadata["capabilities"], "cap_net_bind_service,cap_net_raw")
         let status = try procStatus(daemon.pid)
-        XCTAssertEqual(try mask(status, "CapEff"), Self.bindService | Self.netRaw)
-        XCTAssertEqual(try mask(status, "CapPrm"), Self.bindService | Self.netRaw)
-        XCTAssertEqual(try mask(status, "CapBnd"), Self.bindService | Self.netRaw)
+        XCTAssertEqual(try capabilityMask(status, "CapEff"), Self.bindService | Self.netRaw)
+        XCTAssertEqual(try capabilityMask(status, "CapPrm"), Self.bindService | Self.netRaw)
+        XCTAssertEqual(try capabilityMask(status, "CapBnd"), Self.bindService | Self.netRaw)
         // The echo request goes out as nobody: the member comes up on a reply.
         _ = try daemon.waitForTransition(pool: "web", member: "m1", after: 0, to: "ONLINE", timeout: 10)
         try terminate(daemon)
@@ -158,14 +158,6 @@ final class PrivilegeTests: FulcrumTestCase {
         return dir
     }
 
-    private func makeReadable(_ dir: ConfigDir) throws {
-        for path in [dir.path, dir.filePath("conf.d")] { XCTAssertEqual(chmod(path, 0o755), 0, path) }
-        for name in try FileManager.default.contentsOfDirectory(atPath: dir.filePath("conf.d")) {
-            XCTAssertEqual(chmod(dir.filePath("conf.d/\(name)"), 0o644), 0, name)
-        }
-        XCTAssertEqual(chmod(dir.filePath("fulcrum.toml"), 0o644), 0)
-    }
-
     /// A port below 1024 free on 127.0.0.1 (tried from 600 up: clear of the well-known ones).
     private func freeLowPort(excluding taken: [UInt16] = []) throws -> UInt16 {
         for port in UInt16(600)..<1024 where !taken.contains(port) {
@@ -182,23 +174,35 @@ final class PrivilegeTests: FulcrumTestCase {
         }
         throw TestFailure("no free port in 600..1023 on 127.0.0.1")
     }
+}
 
-    /// /proc/PID/status (or one thread's) as key → value.
-    private func procStatus(_ pid: Int32, task: String? = nil) throws -> [String: String] {
-        let path = task.map { "/proc/\(pid)/task/\($0)/status" } ?? "/proc/\(pid)/status"
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return fields
-    }
+// MARK: - Shared with PrivilegeHATests
 
-    private func mask(_ status: [String: String], _ key: String) throws -> UInt64 {
-        guard let text = status[key], let value = UInt64(text, radix: 16) else {
-            throw TestFailure("\(key) missing or not hex in /proc status: \(status[key] ?? "absent")")
-        }
-        return value
+/// 0755 directories and 0644 files, as the Debian package ships /etc/fulcrum: what a daemon
+/// that dropped root must still read on reload.
+func makeReadable(_ dir: ConfigDir) throws {
+    for path in [dir.path, dir.filePath("conf.d")] { XCTAssertEqual(chmod(path, 0o755), 0, path) }
+    for name in try FileManager.default.contentsOfDirectory(atPath: dir.filePath("conf.d")) {
+        XCTAssertEqual(chmod(dir.filePath("conf.d/\(name)"), 0o644), 0, name)
     }
+    XCTAssertEqual(chmod(dir.filePath("fulcrum.toml"), 0o644), 0)
+}
+
+/// /proc/PID/status (or one thread's) as key → value.
+func procStatus(_ pid: Int32, task: String? = nil) throws -> [String: String] {
+    let path = task.map { "/proc/\(pid)/task/\($0)/status" } ?? "/proc/\(pid)/status"
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    var fields: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return fields
+}
+
+func capabilityMask(_ status: [String: String], _ key: String) throws -> UInt64 {
+    guard let text = status[key], let value = UInt64(text, radix: 16) else {
+        throw TestFailure("\(key) missing or not hex in /proc status: \(status[key] ?? "absent")")
+    }
+    return value
 }
