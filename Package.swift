@@ -20,6 +20,12 @@ let package = Package(
             name: "CFulcrumLinux",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // libcap and the capability prctls: the privilege drop after the sockets are open.
+        .target(
+            name: "CFulcrumCaps",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("cap")]
+        ),
         // OpenSSL's calls that are macros in C (SNI, protocol floor), for HTTPS health checks.
         .target(
             name: "CFulcrumTLS",
@@ -30,7 +36,7 @@ let package = Package(
         // TOML 1.0 with positions: pure Swift, no recursion input can drive, linear time.
         .target(name: "FulcrumTOML"),
         // One syscall layer: EINTR retried in one place, EAGAIN as a value, typed errno errors.
-        .target(name: "FulcrumSystem", dependencies: ["CFulcrumLinux", "FulcrumAddress"]),
+        .target(name: "FulcrumSystem", dependencies: ["CFulcrumLinux", "CFulcrumCaps", "FulcrumAddress"]),
         // Drop-in discovery, merge, decode and validation into an immutable model.
         .target(name: "FulcrumConfig", dependencies: [
             "FulcrumAddress",

@@ -9,7 +9,7 @@ import Darwin
 /// first problem: everything is reported to `diagnostics`, and the Config is only returned
 /// when nothing was wrong with it.
 struct ConfigDecoder {
-    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions", "status", "listener", "pool", "ha"]
+    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions", "status", "listener", "pool", "ha", "process"]
 
     let diagnostics: Diagnostics
     let onlineCPUs: Int
@@ -18,6 +18,8 @@ struct ConfigDecoder {
     /// Descriptor and memory limits for the UDP session budget; read only when a UDP listener
     /// needs them. Tests of the budget call `UDPSessionBudget.check` with their own values.
     var systemLimits: () -> SystemLimits = SystemLimits.current
+    /// When set, [process] user and group must exist (LoadOptions.accounts).
+    var accounts: AccountDirectory? = nil
 
     func decode(_ root: TOMLNode) -> Config? {
         guard let top = TableReader(root, path: [], diagnostics: diagnostics) else { return nil }
@@ -58,7 +60,10 @@ struct ConfigDecoder {
             }
         }
 
-        guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let status else {
+        let process: ProcessSettings? = top.table("process", expected: "a table [process]")
+            .map { ProcessSchema.decode($0, accounts: accounts) } ?? (top.entries["process"] == nil ? ProcessSettings() : nil)
+
+        guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let status, let process else {
             return nil
         }
         let validPools = pools.compactMap { $0 }
@@ -75,6 +80,7 @@ struct ConfigDecoder {
         config.copySmallReads = copySmallReads
         config.udpMaxSessions = udpMaxSessions
         config.ha = ha
+        config.process = process
         return config
     }
 

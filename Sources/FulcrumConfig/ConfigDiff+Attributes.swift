@@ -125,6 +125,9 @@ struct GlobalDifferences {
         if old.ha != new.ha {
             needsRestart.append("ha: \(old.ha == nil ? "added" : new.ha == nil ? "removed" : "changed") needs a restart")
         }
+        // The switch happens once, at start, and cannot be undone by a process that made it.
+        restart("process.user", old.process.user, new.process.user) { $0.map(shortQuoted) ?? "default" }
+        restart("process.group", old.process.group, new.process.group) { $0.map(shortQuoted) ?? "default" }
         if old.shutdownGraceMs != new.shutdownGraceMs {
             applied.append("shutdown_grace: \(old.shutdownGraceMs) -> \(new.shutdownGraceMs) ms")
         }

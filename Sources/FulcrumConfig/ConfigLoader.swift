@@ -31,8 +31,15 @@ private func counted(_ count: Int, _ noun: String) -> String {
 public enum ConfigLoader {
     /// Reads DIR/fulcrum.toml then DIR/conf.d/*.toml (byte-wise lexical order of file names,
     /// only regular files ending in ".toml"); later files override earlier ones key by key.
-    public static func load(directory: String, onlineCPUs: Int) throws(ConfigErrors) -> LoadedConfig {
-        let found = ConfigSources(directory: directory)
+    public static func load(directory: String, onlineCPUs: Int,
+                            options: LoadOptions = LoadOptions()) throws(ConfigErrors) -> LoadedConfig {
+        var found = ConfigSources(directory: directory)
+        if let user = options.runningAs {
+            // After the switch a reload reads the files as that user: say so where it cannot.
+            for i in found.problems.indices where found.problems[i].message.contains("(EACCES)") {
+                found.problems[i].message += "; fulcrumd runs as user \(quoted(user)), so the file and its directories must be readable by it"
+            }
+        }
         if found.sources.isEmpty && !found.problems.isEmpty {
             var errors = ConfigErrors(found.problems)
             errors.warnings = found.warnings
@@ -40,7 +47,7 @@ public enum ConfigLoader {
         }
         do {
             var loaded = try evaluate(found.sources, order: found.candidates, problems: found.problems,
-                                      onlineCPUs: onlineCPUs)
+                                      onlineCPUs: onlineCPUs, accounts: options.accounts)
             loaded.warnings = found.warnings + loaded.warnings
             return loaded
         } catch {
@@ -52,13 +59,13 @@ public enum ConfigLoader {
 
     /// Same, from in-memory sources (name shown in problems, TOML text), in the given order.
     public static func load(sources: [(name: String, text: String)],
-                            onlineCPUs: Int) throws(ConfigErrors) -> LoadedConfig {
-        try evaluate(sources, order: sources.map(\.name), problems: [], onlineCPUs: onlineCPUs)
+                            onlineCPUs: Int, options: LoadOptions = LoadOptions()) throws(ConfigErrors) -> LoadedConfig {
+        try evaluate(sources, order: sources.map(\.name), problems: [], onlineCPUs: onlineCPUs, accounts: options.accounts)
     }
 
     private static func evaluate(_ sources: [(name: String, text: String)], order: [String],
                                  problems earlier: [ConfigProblem],
-                                 onlineCPUs: Int) throws(ConfigErrors) -> LoadedConfig {
+                                 onlineCPUs: Int, accounts: AccountDirectory?) throws(ConfigErrors) -> LoadedConfig {
         var problems = earlier
         var merged = TOMLNode.emptyRoot(file: sources.first?.name ?? "")
         for source in sources {
@@ -70,7 +77,8 @@ public enum ConfigLoader {
 
         let fileOrder = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         let diagnostics = Diagnostics()
-        let decoder = ConfigDecoder(diagnostics: diagnostics, onlineCPUs: onlineCPUs, fileOrder: fileOrder)
+        var decoder = ConfigDecoder(diagnostics: diagnostics, onlineCPUs: onlineCPUs, fileOrder: fileOrder)
+        decoder.accounts = accounts
         let config = decoder.decode(merged)
         // With a file unread, "missing" and "undefined" may only mean "in the file that failed":
         // still said, since they are often real, but with that caveat; problems tied to no file

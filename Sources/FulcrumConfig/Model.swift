@@ -28,6 +28,8 @@ public struct Config: Sendable, Equatable {
     public var pools: [Pool]
     /// [ha]: VRRP virtual-IP takeover, or nil.
     public var ha: HASettings?
+    /// [process]: the account to run as after binding.
+    public var process = ProcessSettings()
 
     public init(workers: Int, shutdownGraceMs: Int, pipeSize: Int, statusSocket: String,
                 listeners: [Listener], pools: [Pool]) {

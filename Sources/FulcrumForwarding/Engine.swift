@@ -14,7 +14,13 @@ public final class Engine: @unchecked Sendable {
         public let listener: String
         public let endpoint: String
         public let cause: SystemError
-        public var description: String { "listener \(listener) \(endpoint): cannot listen: \(cause)" }
+        /// The port asked for: EACCES below 1024 means a missing capability, not a path.
+        public var port: UInt16 = 0
+        public var description: String {
+            let text = "listener \(listener) \(endpoint): cannot listen: \(cause)"
+            guard cause.code == EACCES, port > 0, port < 1024 else { return text }
+            return text + "; binding a port below 1024 needs CAP_NET_BIND_SERVICE"
+        }
     }
 
     /// A reload that cannot be applied; nothing has changed.
@@ -79,7 +85,8 @@ public final class Engine: @unchecked Sendable {
                     sockets[w][i] = try Socket.makeTCPListener(listener.endpoint)
                 } catch {
                     closeAll()
-                    throw StartError(listener: listener.name, endpoint: "\(listener.endpoint)", cause: error)
+                    throw StartError(listener: listener.name, endpoint: "\(listener.endpoint)", cause: error,
+                                     port: listener.endpoint.port)
                 }
             }
         }
@@ -89,7 +96,8 @@ public final class Engine: @unchecked Sendable {
                     udpSockets[w][i] = try Datagram.makeListener(listener.endpoint)
                 } catch {
                     closeAll()
-                    throw StartError(listener: listener.name, endpoint: "\(listener.endpoint)", cause: error)
+                    throw StartError(listener: listener.name, endpoint: "\(listener.endpoint)", cause: error,
+                                     port: listener.endpoint.port)
                 }
             }
         }

@@ -89,7 +89,9 @@ public final class HANode: @unchecked Sendable {
             // address, which would drop every multicast advert. The kernel picks the
             // interface's primary address (IPv6: its link-local) as source, which is `own`.
         } catch {
-            throw StartError(description: "ha interface \(name): VRRP socket: \(error)")
+            // A raw IP socket needs CAP_NET_RAW: name it rather than leave a bare EPERM.
+            let hint = error.code == EPERM ? "; [ha] needs CAP_NET_RAW" : ""
+            throw StartError(description: "ha interface \(name): VRRP socket: \(error)\(hint)")
         }
         loop = try EventLoop(name: "fulcrum-ha", capacity: 16, wakeData: UInt64.max)
         try loop.poll.add(socket.fd, events: EventPoll.readable, data: 1)

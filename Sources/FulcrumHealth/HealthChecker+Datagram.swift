@@ -82,20 +82,18 @@ extension HealthChecker {
     // MARK: PING
 
     /// ICMP echo. An unprivileged ICMP datagram socket where net.ipv4.ping_group_range allows
-    /// it (the kernel then matches replies to the socket), a raw socket otherwise (root).
+    /// it (the kernel then matches replies to the socket), a raw socket otherwise (CAP_NET_RAW).
     func beginPing(_ target: HealthTarget) {
         let v6 = !target.endpoint.address.isIPv4
-        let family = v6 ? AF_INET6 : AF_INET
-        let proto = v6 ? Int32(IPPROTO_ICMPV6) : Int32(IPPROTO_ICMP)
-        let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
-        var raw = false
-        var fd = Glibc.socket(family, Int32(SOCK_DGRAM.rawValue) | flags, proto)
-        if fd < 0 && (errno == EACCES || errno == EPERM || errno == EPROTONOSUPPORT) {
-            fd = Glibc.socket(family, Int32(SOCK_RAW.rawValue) | flags, proto)
-            raw = true
-        }
-        guard fd >= 0 else {
-            finish(target, CheckResult(.sockerr, "cannot open an ICMP socket: \(describe(SystemError(code: errno, call: "socket")))"))
+        let fd: Int32
+        let raw: Bool
+        do {
+            (fd, raw) = try ICMPSocket.open(ipv6: v6)
+        } catch {
+            // Both refused: neither ping_group_range nor CAP_NET_RAW allows this process.
+            let hint = ICMPSocket.needsCapability(error)
+                ? "; PING monitors need CAP_NET_RAW (or net.ipv4.ping_group_range covering the daemon's group)" : ""
+            finish(target, CheckResult(.sockerr, "cannot open an ICMP socket: \(describe(error))\(hint)"))
             return
         }
         target.fd = fd

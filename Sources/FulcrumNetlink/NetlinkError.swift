@@ -1,3 +1,4 @@
+import Glibc
 import FulcrumSystem
 
 /// Why changing or reading an interface's addresses failed, naming what was asked, on which
@@ -81,11 +82,28 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String {
         switch (operation, subject) {
         case let (.announce, .address(vip)):
-            return "announce \(vip.address) on \(vip.interface): \(cause)"
+            return "announce \(vip.address) on \(vip.interface): \(cause)\(capabilityHint)"
         case let (_, .address(vip)):
-            return "\(operation) \(vip.addressWithPrefix) on \(vip.interface): \(cause)"
+            return "\(operation) \(vip.addressWithPrefix) on \(vip.interface): \(cause)\(capabilityHint)"
         case let (_, .interface(name)):
-            return "\(operation) on \(name): \(cause)"
+            return "\(operation) on \(name): \(cause)\(capabilityHint)"
+        }
+    }
+
+    /// EPERM here is almost always a capability fulcrumd was started without (or dropped):
+    /// changing addresses needs CAP_NET_ADMIN, announcing opens an AF_PACKET socket, which
+    /// needs CAP_NET_RAW. Named, so the operator knows what to grant.
+    private var capabilityHint: String {
+        let code: Int32
+        switch cause {
+        case let .refused(error, _), let .systemCall(error): code = error.code
+        default: return ""
+        }
+        guard code == EPERM else { return "" }
+        switch operation {
+        case .add, .remove: return "; [ha] needs CAP_NET_ADMIN"
+        case .announce: return "; [ha] needs CAP_NET_RAW"
+        case .list: return ""
         }
     }
 }

@@ -78,6 +78,17 @@ struct Daemon {
             logger.error("startup failed: \(error)")
             return 1
         }
+        // Everything that needs root is open now (listeners, status sockets, the VRRP socket)
+        // and no thread has started: capability sets are per thread, so the threads started
+        // below inherit the reduced ones.
+        let runningAs: String
+        do {
+            runningAs = try PrivilegeDrop.apply(config, logger: logger)
+        } catch {
+            logger.error("startup failed: \(error)")
+            return 1
+        }
+        reloader.runningAs = runningAs
         do {
             try engine.start()
             try checker.start()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FulcrumConfig
+import FulcrumSystem
 import FulcrumForwarding
 import Glibc
 import Logging
@@ -41,7 +42,9 @@ struct Fulcrumd: ParsableCommand {
         let signals = checkConfig ? sigset_t() : Daemon.blockSignals()
         let loaded: LoadedConfig
         do {
-            loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs())
+            // Accounts are checked here too: a misspelt [process] user shows in --check-config.
+            loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs(),
+                                           options: LoadOptions(accounts: .system))
         } catch {
             for warning in error.warnings { printError("warning: \(warning)") }
             for problem in error.problems { printError(problem.description) }

@@ -37,6 +37,14 @@ final class Reloader: Sendable {
         state = Mutex(State(config: config, files: files, checker: checker))
     }
 
+    /// The user the daemon runs as after the privilege drop, named when a reload cannot read
+    /// a file. Set once before the control thread starts.
+    private let runningAsName = Mutex<String?>(nil)
+    var runningAs: String? {
+        get { runningAsName.withLock { $0 } }
+        set { runningAsName.withLock { $0 = newValue } }
+    }
+
     var config: Config { state.withLock { $0.config } }
     var checker: HealthChecker { state.withLock { $0.checker } }
 
@@ -78,7 +86,8 @@ final class Reloader: Sendable {
     private func apply() -> ReloadOutcome {
         let loaded: LoadedConfig
         do {
-            loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs())
+            loaded = try ConfigLoader.load(directory: configDirectory, onlineCPUs: onlineCPUs(),
+                                           options: LoadOptions(accounts: .system, runningAs: runningAs))
         } catch {
             return .refused(error.problems.map(\.description))
         }

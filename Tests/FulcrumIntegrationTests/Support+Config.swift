@@ -83,6 +83,11 @@ struct DaemonConfig {
     var status: [String] = []
     var listeners: [ListenerSpec]
     var pools: [PoolSpec]
+    /// `key = value` lines for the [process] table; nil leaves the table out. Tests run
+    /// fulcrumd as root from temp directories and must behave the same whether or not this
+    /// machine has a `_fulcrum` account (CI's package test creates and purges one, a
+    /// developer's machine may keep it), so they stay root unless a test asks otherwise.
+    var process: [String]? = ["user = \"root\""]
 
     static func quoted(_ s: String) -> String { "\"\(s)\"" }
 
@@ -137,7 +142,8 @@ struct DaemonConfig {
 
     func write(to dir: ConfigDir) throws {
         let statusTable = (["[status]", "socket = \(Self.quoted(dir.statusSocket))"] + status).joined(separator: "\n")
-        try dir.write("fulcrum.toml", mainFile + statusTable + "\n")
+        let processTable = process.map { "\n[process]\n" + $0.joined(separator: "\n") + "\n" } ?? ""
+        try dir.write("fulcrum.toml", mainFile + statusTable + "\n" + processTable)
         try dir.write("conf.d/50-web.toml", dropInFile)
     }
 }
