@@ -28,5 +28,5 @@ ensure_swift() {
 }
 
 # Build-time needs: the Swift toolchain links with gcc's C++ runtime, the C shim needs kernel
-# headers via libc, HTTPS health checks link OpenSSL.
-BUILD_PACKAGES=(build-essential libstdc++-12-dev libc6-dev pkg-config libssl-dev)
+# headers via libc, HTTPS health checks link OpenSSL, the privilege drop links libcap.
+BUILD_PACKAGES=(build-essential libstdc++-12-dev libc6-dev pkg-config libssl-dev libcap-dev)
