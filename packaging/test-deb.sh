@@ -299,16 +299,18 @@ else
     proc_status="$(cat "/proc/$daemon/status" 2>/dev/null || true)"
     field() { awk -v f="$1:" '$1 == f {$1 = ""; print substr($0, 2)}' <<<"$proc_status"; }
     check "started as root: real/effective/saved uid are _fulcrum's ($uid)" \
-        test "$(field Uid)" = "$uid	$uid	$uid	$uid"
+        test "$(field Uid)" = "$uid $uid $uid $uid"
     check "started as root: real/effective/saved gid are _fulcrum's ($gid)" \
-        test "$(field Gid)" = "$gid	$gid	$gid	$gid"
+        test "$(field Gid)" = "$gid $gid $gid $gid"
     for set in CapEff CapPrm CapBnd; do
         check "started as root: $set is exactly CAP_NET_BIND_SERVICE (got $(field $set))" \
             test "$(field $set)" = 0000000000000400
     done
     check "started as root: CapInh and CapAmb are empty" \
         test "$(field CapInh) $(field CapAmb)" = "0000000000000000 0000000000000000"
-    check "started as root: the start log names the capabilities held" grep -q CAP_NET_BIND_SERVICE "$scratch/root.log"
+    # One start line such as "privileges capabilities=cap_net_bind_service user=_fulcrum".
+    check "started as root: the start log names the capabilities held and the user" \
+        bash -c "grep -i 'privileges' '$scratch/root.log' | grep -i 'cap_net_bind_service' | grep -q '_fulcrum' || { cat '$scratch/root.log'; false; }"
     kill -TERM "$daemon" 2>/dev/null || true
     rc=0; wait "$daemon" || rc=$?
     check "started as root: fulcrumd exits 0 on SIGTERM" test "$rc" -eq 0
