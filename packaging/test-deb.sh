@@ -166,10 +166,8 @@ if lintian_out="$(lintian --fail-on error,warning --display-info "$deb" 2>&1)"; 
 else
     fail "lintian: errors or warnings"
 fi
-# spelling-error-in-binary (info) matches fragments of the Swift runtime's string tables
-# ("ADDRES", "UNKNOW"): noise, not shown.
-printf '%s\n' "$lintian_out" | grep -v 'running with root privileges' | grep -v 'spelling-error-in-binary' \
-    | sed 's/^/    /'
+# (grep finds nothing when lintian said nothing else: not a failure.)
+printf '%s\n' "$lintian_out" | { grep -v 'running with root privileges' || true; } | sed 's/^/    /'
 
 # ---------------------------------------------------------------------------------------------
 section "install"
