@@ -7,6 +7,7 @@
 # FULCRUM_DEB_WORKDIR (default .build-deb/) holds the copy and SwiftPM's build directory
 # (FULCRUM_SWIFT_BUILD_DIR overrides the latter); both are kept, so a rebuild after a change
 # recompiles only what changed. The version is the top entry of packaging/debian/changelog.
+caller_dir="$PWD"
 source "$(dirname "$0")/../scripts/lib/common.sh"
 cd "$FULCRUM_ROOT"
 
@@ -41,6 +42,7 @@ arch="$(dpkg --print-architecture)"
 deb="fulcrum_${version}_${arch}.deb"
 work="${FULCRUM_DEB_WORKDIR:-$FULCRUM_ROOT/.build-deb}"
 export FULCRUM_SWIFT_BUILD_DIR="${FULCRUM_SWIFT_BUILD_DIR:-$work/swift-build}"
+[[ "$output" = /* ]] || output="$caller_dir/$output"
 mkdir -p "$work/src" "$output"
 output="$(cd "$output" && pwd)"
 

@@ -5,8 +5,11 @@
 #
 #   packaging/test-deb.sh [DEB]        # builds the .deb with build-deb.sh when none is given
 #
-# Each check prints PASS or FAIL; the exit status is 1 when any failed. The machine is left as
-# found: the package is purged at the end and every temporary file, process and mount removed.
+# Each check prints PASS or FAIL; the exit status is 1 when any failed. An installed fulcrum
+# package is purged first (with its /etc/fulcrum): run it on a test or CI machine. It needs
+# port 80 on 127.0.0.1 free. Afterwards the package is purged again and every temporary file,
+# process and mount removed; the debootstrap tarball stays in /var/cache/fulcrum-test.
+caller_dir="$PWD"
 source "$(dirname "$0")/../scripts/lib/common.sh"
 cd "$FULCRUM_ROOT"
 
@@ -62,6 +65,7 @@ if [ -z "$deb" ]; then
     bash packaging/build-deb.sh --output "$scratch/dist"
     deb="$(ls "$scratch"/dist/fulcrum_*.deb)"
 fi
+[[ "$deb" = /* ]] || deb="$caller_dir/$deb"
 deb="$(readlink -f "$deb")"
 [ -f "$deb" ] || { echo "test-deb.sh: no such package: $deb" >&2; exit 1; }
 version="$(dpkg-deb -f "$deb" Version)"
