@@ -36,8 +36,9 @@ section() {
 }
 
 # lintian, systemd-analyze (systemd), setpriv (util-linux), curl, python3 (the member), adduser,
+# objdump and readelf (binutils), ps (procps), ss (iproute2),
 # debootstrap for the chroot.
-ensure_packages lintian systemd util-linux curl python3 adduser debootstrap iproute2
+ensure_packages lintian systemd util-linux curl python3 adduser debootstrap iproute2 binutils procps
 
 scratch="$(mktemp -d /tmp/fulcrum-deb-test.XXXXXX)"
 chmod 0755 "$scratch"
