@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package's tests, as root on a Debian 12 machine: contents, metadata, lintian,
 # install, the daemon run as the unit runs it, purge, reinstall, upgrade, and (unless
-# FULCRUM_DEB_CHROOT=0) an install into a fresh Debian 12 chroot without Swift.
+# FULCRUM_DEB_CHROOT=0) an install into a fresh Debian 12 chroot without Swift, which is then
+# booted with systemd as PID 1 by systemd-nspawn (unless FULCRUM_DEB_NSPAWN=0).
 #
 #   packaging/test-deb.sh [DEB]        # builds the .deb with build-deb.sh when none is given
 #
@@ -27,6 +28,8 @@ check() {
     shift
     if out="$("$@" 2>&1)"; then pass "$what"; else fail "$what"; printf '%s\n' "$out" | sed 's/^/    /' | head -40; fi
 }
+# field NAME: a field of the /proc/PID/status text in $proc_status, its values space-separated.
+field() { awk -v f="$1:" '$1 == f {$1 = ""; print substr($0, 2)}' <<<"$proc_status"; }
 section_start=$SECONDS section_name=""
 # section NAME: starts the next part, saying how long the previous one took.
 section() {
@@ -43,15 +46,21 @@ ensure_packages lintian systemd util-linux curl python3 adduser debootstrap ipro
 scratch="$(mktemp -d /tmp/fulcrum-deb-test.XXXXXX)"
 chmod 0755 "$scratch"
 pids=()
-chroot_dir=""
+chroot_dir="" machine=""
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # A booted container takes a moment to power off on SIGTERM; do not wait for ever.
+    for pid in "${pids[@]}"; do
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [ -n "$chroot_dir" ]; then
         umount "$chroot_dir/proc" 2>/dev/null || true
         rm -rf --one-file-system "$chroot_dir"
     fi
+    [ -z "$machine" ] || rm -rf "/run/systemd/nspawn/propagate/$machine"
     if dpkg-query -W -f='${Status}' fulcrum 2>/dev/null | grep -q 'ok installed\|config-files'; then
         dpkg --purge fulcrum >/dev/null 2>&1 || true
     fi
@@ -128,7 +137,8 @@ check "conffiles are the two shipped config files" \
 depends="$(dpkg-deb -f "$deb" Depends)"
 echo "Depends: $depends"
 depends_names=" $(printf '%s' "$depends" | tr ',|' '\n\n' | awk '{print $1}' | tr '\n' ' ') "
-for pkg in adduser libc6 libssl3; do
+# procps: /bin/kill for the unit's ExecReload= (the booted-container test shows why).
+for pkg in adduser libc6 libssl3 procps; do
     check "Depends names $pkg" grep -q " $pkg " <<<"$depends_names"
 done
 check "Section net, Priority optional" test "$(dpkg-deb -f "$deb" Section Priority | tr '\n' ' ')" = "Section: net Priority: optional "
@@ -301,7 +311,6 @@ else
     check "started as root: curl through port 80 gets the member's body" test "$body" = "$token"
     uid="$(id -u _fulcrum)" gid="$(id -g _fulcrum)"
     proc_status="$(cat "/proc/$daemon/status" 2>/dev/null || true)"
-    field() { awk -v f="$1:" '$1 == f {$1 = ""; print substr($0, 2)}' <<<"$proc_status"; }
     check "started as root: real/effective/saved uid are _fulcrum's ($uid)" \
         test "$(field Uid)" = "$uid $uid $uid $uid"
     check "started as root: real/effective/saved gid are _fulcrum's ($gid)" \
@@ -361,6 +370,106 @@ check "purge after the upgrade" dpkg --purge fulcrum
 check "nothing left in /etc/fulcrum after purge" test ! -e /etc/fulcrum
 
 # ---------------------------------------------------------------------------------------------
+# The same chroot booted with systemd as PID 1 (systemd-nspawn, sharing the host's network):
+# what only a running systemd shows. The unit starts at boot because the package enabled it,
+# its sandbox lets fulcrumd run, ExecReload= refuses a broken drop-in and applies a good one,
+# an upgrade restarts the service, and purge stops it before removing the user.
+boot_container() {
+    section "systemd as PID 1 in the chroot (systemd-nspawn)"
+    ensure_packages systemd-container
+    check "systemd installs in the chroot" chroot "$chroot_dir" bash -c \
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd systemd-sysv dbus"
+    umount "$chroot_dir/proc"
+    machine="fulcrum-test-$$"
+    # --register=no --keep-unit: no machined or host D-Bus needed, which a CI machine may lack.
+    systemd-nspawn -q -D "$chroot_dir" -b --register=no --keep-unit -M "$machine" --console=pipe \
+        </dev/null >"$scratch/nspawn.log" 2>&1 &
+    nspawn_pid=$!
+    pids+=("$nspawn_pid")
+    init_pid=""
+    for _ in $(seq 1 100); do
+        init_pid="$(ps --ppid "$nspawn_pid" -o pid= | tr -d ' ' | head -1 || true)"
+        [ -n "$init_pid" ] && break
+        sleep 0.1
+    done
+    # If nspawn has to be killed, its container's PID 1 (and so everything in it) goes too.
+    [ -z "$init_pid" ] || pids+=("$init_pid")
+    in_container() { nsenter -t "$init_pid" -a "$@"; }
+    # Until its D-Bus is up systemctl cannot even ask; then --wait waits for the boot to end.
+    state=""
+    for _ in $(seq 1 120); do
+        state="$(timeout 60 nsenter -t "${init_pid:-0}" -a systemctl is-system-running --wait 2>&1 || true)"
+        case "$state" in running|degraded|maintenance|stopping) break ;; esac
+        sleep 0.5
+    done
+    if [ "$state" != running ] && [ "$state" != degraded ]; then
+        fail "the container boots (systemctl is-system-running: ${state:-no answer})"
+        tail -20 "$scratch/nspawn.log"
+        return
+    fi
+    pass "the container boots (systemctl is-system-running: $state)"
+    check "fulcrum.service is active at boot (the package enabled it)" in_container systemctl is-active --quiet fulcrum.service
+    check "fulcrumctl status answers on /run/fulcrum/status.sock" \
+        in_container fulcrumctl status --socket /run/fulcrum/status.sock
+    main_pid="$(in_container systemctl show -P MainPID fulcrum.service)"
+    proc_status="$(in_container cat "/proc/$main_pid/status" 2>/dev/null || true)"
+    container_uid="$(in_container id -u _fulcrum)"
+    check "the service runs as _fulcrum ($container_uid)" \
+        test "$(field Uid)" = "$container_uid $container_uid $container_uid $container_uid"
+    # CapabilityBoundingSet= is the three capabilities, minus any the container itself lacks
+    # (nspawn keeps CAP_NET_ADMIN when it shares the host's network).
+    init_bnd="$(in_container awk '$1 == "CapBnd:" {print $2}' /proc/1/status)"
+    unit_bnd="$(printf '%016x' $(( 0x$init_bnd & 0x3400 )))"
+    check "the service's CapBnd is CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW as the container allows ($unit_bnd)" \
+        test "$(field CapBnd)" = "$unit_bnd"
+    check "the service holds CAP_NET_BIND_SERVICE and nothing outside the three (CapEff $(field CapEff))" \
+        test $(( 0x$(field CapEff) & 0x400 )) -ne 0 -a $(( 0x$(field CapEff) & ~0x3400 )) -eq 0
+    if [ -n "${member_port:-}" ]; then
+        cat > "$chroot_dir/etc/fulcrum/conf.d/60-bad.toml" <<'TOML'
+[listener.broken
+TOML
+        check "systemctl reload refuses a broken drop-in (ExecReload= checks first)" \
+            bash -c "! nsenter -t '$init_pid' -a systemctl reload fulcrum.service"
+        check "the service is still active after the refused reload" in_container systemctl is-active --quiet fulcrum.service
+        rm -f "$chroot_dir/etc/fulcrum/conf.d/60-bad.toml"
+        cat > "$chroot_dir/etc/fulcrum/conf.d/50-web.toml" <<TOML
+[listener.web]
+protocol = "TCP"
+address = "127.0.0.1"
+protocol_port = 80
+default_pool = "web"
+[pool.web]
+lb_algorithm = "ROUND_ROBIN"
+[pool.web.members.m1]
+address = "127.0.0.1"
+protocol_port = $member_port
+TOML
+        check "systemctl reload applies a drop-in with a listener on port 80" in_container systemctl reload fulcrum.service
+        body=""
+        for _ in $(seq 1 50); do
+            body="$(curl -s --max-time 2 "http://127.0.0.1:80/token.txt" || true)"
+            [ "$body" = "$token" ] && break
+            sleep 0.1
+        done
+        check "curl through the service's port 80 gets the member's body" test "$body" = "$token"
+        [ "$body" = "$token" ] || in_container journalctl -u fulcrum.service --no-pager | tail -15 | sed 's/^/    /'
+    fi
+    # (The container's /tmp is its own tmpfs.)
+    cp "$scratch/fulcrum_v2.deb" "$chroot_dir/var/tmp/"
+    check "upgrade under systemd (dpkg -i --force-confold)" \
+        in_container env DEBIAN_FRONTEND=noninteractive dpkg -i --force-confold /var/tmp/fulcrum_v2.deb
+    check "the upgrade restarted the service (new MainPID)" \
+        bash -c "p=\$(nsenter -t '$init_pid' -a systemctl show -P MainPID fulcrum.service); [ \"\$p\" != 0 ] && [ \"\$p\" != '$main_pid' ]"
+    check "the service is active after the upgrade" in_container systemctl is-active --quiet fulcrum.service
+    check "purge under systemd" in_container dpkg --purge fulcrum
+    check "the service is stopped by the purge" bash -c "! nsenter -t '$init_pid' -a systemctl is-active --quiet fulcrum.service"
+    check "purge under systemd removed _fulcrum and /etc/fulcrum" \
+        bash -c "! nsenter -t '$init_pid' -a getent passwd _fulcrum && [ ! -e '$chroot_dir/etc/fulcrum' ]"
+    kill -TERM "$nspawn_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$nspawn_pid" 2>/dev/null || true
+}
+
 if [ "${FULCRUM_DEB_CHROOT:-1}" != 0 ]; then
     section "Debian 12 chroot without Swift"
     # The packages debootstrap downloads are kept in a tarball, so later runs do not fetch them.
@@ -421,6 +530,12 @@ EOF
         rc=0; wait "$daemon" || rc=$?
         check "chroot: fulcrumd exits 0 on SIGTERM" test "$rc" -eq 0
         [ "$rc" -eq 0 ] || tail -20 "$scratch/chroot-daemon.log"
+
+        if [ "${FULCRUM_DEB_NSPAWN:-1}" != 0 ]; then
+            boot_container
+        else
+            echo "SKIP: booted container (FULCRUM_DEB_NSPAWN=0)"
+        fi
     else
         fail "debootstrap bookworm minbase into $chroot_dir"
         tail -20 "$scratch/debootstrap.log" 2>/dev/null || true
