@@ -50,9 +50,10 @@ output="$(cd "$output" && pwd)"
 # incremental build compares; a fresh copy would recompile everything.
 echo "==> copying the source tree to $work/src"
 if git -C "$FULCRUM_ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    # Tracked and new files, not ignored ones (.build, dist, editor droppings).
+    # Tracked and new files, not ignored ones (.build, dist, editor droppings); a tracked file
+    # deleted but not yet committed is skipped.
     git -C "$FULCRUM_ROOT" ls-files -z --cached --others --exclude-standard \
-        | rsync -a --delete --from0 --files-from=- "$FULCRUM_ROOT/" "$work/src/"
+        | rsync -a --delete --from0 --ignore-missing-args --files-from=- "$FULCRUM_ROOT/" "$work/src/"
     # --files-from does not delete: drop what is no longer in the checkout.
     rsync -a --delete --existing --ignore-existing "$FULCRUM_ROOT/" "$work/src/" \
         --exclude=/debian --exclude='/.build*' --exclude=/dist --exclude=/Package.resolved --exclude=/.swiftpm
