@@ -35,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 ensure_swift
-ensure_packages "${BUILD_PACKAGES[@]}" libcap-dev debhelper dpkg-dev fakeroot rsync
+ensure_packages "${BUILD_PACKAGES[@]}" debhelper dpkg-dev fakeroot rsync
 
 version="$(dpkg-parsechangelog -l packaging/debian/changelog -S Version)"
 arch="$(dpkg --print-architecture)"
