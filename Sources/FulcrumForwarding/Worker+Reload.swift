@@ -174,7 +174,8 @@ extension Worker {
                 deadline = min(deadline, plan.member(at: Int(c.pointee.memberCounter)).retiredUntilMs)
             }
             if deadline <= now {
-                closeConnection(slot)
+                // Cut, not finished: reset both sides (see closeConnection).
+                closeConnection(slot, abort: true)
                 closed += 1
             } else {
                 orphanDeadline = min(orphanDeadline, deadline)

@@ -72,12 +72,26 @@ extension Worker {
                 listenerCounters[listener].bytesOut &+= down.written
             }
         } catch {
-            // RST or an error on either side ends both.
-            closeConnection(slot)
+            // RST or an error on either side ends both, and the other side must hear it as
+            // an abort: a FIN would make a member's reset after a partial reply look like a
+            // complete reply to the client (and a client's abort like a finished request).
+            passOnBuffered(&c.pointee.upstream)
+            passOnBuffered(&c.pointee.downstream)
+            closeConnection(slot, abort: true)
             return
         }
         if c.pointee.upstream.finished && c.pointee.downstream.finished {
             closeConnection(slot)
+        }
+    }
+
+    /// Before an abort: one non-blocking try to hand the sink what was already read from
+    /// the source, so the peer gets everything forwarded before its reset. Errors are moot.
+    @inline(__always)
+    func passOnBuffered(_ f: inout Flow) {
+        guard f.buffered > 0, f.hasPipe else { return }
+        if case let .done(n)? = try? Splice.move(from: f.pipe.read, to: f.sink, length: f.buffered) {
+            f.buffered -= n
         }
     }
 

@@ -86,8 +86,16 @@ extension Worker {
                       metadata: ["pool": "\(member.pool)", "member": "\(member.name)"])
     }
 
-    func closeConnection(_ slot: Int32) {
+    /// `abort`: close both sockets with SO_LINGER 0 so each peer sees a reset, for a
+    /// connection that did not end cleanly (a reset or error on one side, or cut at the end
+    /// of shutdown_grace). A clean close sends FIN.
+    func closeConnection(_ slot: Int32, abort: Bool = false) {
         let c = table[slot]
+        if abort {
+            // A failure here leaves a FIN: the socket is closed either way.
+            if c.pointee.client >= 0 { try? Socket.setAbortOnClose(c.pointee.client) }
+            if c.pointee.server >= 0 { try? Socket.setAbortOnClose(c.pointee.server) }
+        }
         wheel.cancel(slot)
         uncountOpen(c)
         listenerCounters[Int(c.pointee.listener)].closed += 1
@@ -105,8 +113,10 @@ extension Worker {
     }
 
     func teardown() {
+        // Connections still open here are cut (stop, or shutdown_grace over): reset them, so
+        // neither side takes the cut for a complete transfer.
         for slot in 0..<Int32(table.capacity) where table[slot].pointee.state != .free {
-            closeConnection(slot)
+            closeConnection(slot, abort: true)
         }
         for fd in listenFDs where fd >= 0 { close(fd) }
         listenFDs = listenFDs.map { _ in -1 }

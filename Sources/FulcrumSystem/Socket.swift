@@ -101,6 +101,18 @@ public enum Socket {
         _ = setsockopt(fd, CFL_SOL_TCP, CFL_TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// SO_LINGER {on, 0 s}: the next close sends RST instead of FIN, so a peer reading the
+    /// stream sees ECONNRESET rather than a clean end. A proxy uses it to pass an abort on:
+    /// without it a reset (or a cut) on one side reaches the other side as a normal EOF and a
+    /// truncated transfer looks complete.
+    @inline(__always)
+    public static func setAbortOnClose(_ fd: Int32) throws(SystemError) {
+        var value = linger(l_onoff: 1, l_linger: 0)
+        try syscall("setsockopt(SO_LINGER)") {
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size))
+        }
+    }
+
     /// shutdown(SHUT_WR): passes a FIN on while the other direction keeps flowing.
     @inline(__always)
     public static func shutdownWrite(_ fd: Int32) {
