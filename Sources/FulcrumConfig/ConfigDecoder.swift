@@ -334,18 +334,24 @@ public struct SystemLimits: Sendable, Equatable {
     }
 }
 
-/// Whether `udp_max_sessions` per worker fits what the machine allows. A pure function of its
-/// arguments; `SystemLimits.current()` supplies the real limits.
+/// Whether `udp_max_sessions` per worker fits what the machine allows, and how many sessions
+/// each worker may really hold. Pure functions of their arguments; `SystemLimits.current()`
+/// supplies the real limits.
 ///
-/// Every worker serving UDP preallocates a session table of udp_max_sessions entries (about
-/// `bytesPerSession` each), and each open session holds a connected socket. The decision:
-/// - memory: tables over a quarter of physical memory are an error — they are allocated in
-///   full when the workers start, so such a config cannot run well anywhere near this machine;
-/// - descriptors: an error only when not even one session per worker fits beside the listener
-///   sockets and a reserve, since then no UDP client could ever be served. When only some of
-///   the sessions fit (the defaults, 65,536 × workers, under a low limit), the daemon runs and
-///   sessions past the limit fail one at a time: a warning, not a refusal.
-/// Configs without UDP listeners allocate nothing and are not checked.
+/// Each open session holds a connected socket, and session tables grow on demand up to their
+/// maximum (about `bytesPerSession` each). The decisions:
+/// - descriptors: sessions may use at most half of the descriptors left after the listener
+///   sockets and a reserve of `reservedDescriptors` (status socket, health checks, epoll, logs).
+///   The other half stays for TCP connections (two sockets each, plus pipes while data is in
+///   flight). Measured before this cap: with the default 65,536 sessions per worker and
+///   RLIMIT_NOFILE 20,000, a spoofed-source UDP flood took every descriptor and the TCP
+///   listener of the same daemon stopped accepting for 60 s. So udp_max_sessions is capped per
+///   worker (`sessionsPerWorker`); the daemon logs the cap at start and --check-config says it
+///   as a warning. Configs without TCP listeners get the whole rest for sessions;
+/// - an error only when not even one session per worker fits beside the listener sockets and
+///   the reserve, since then no UDP client could ever be served;
+/// - memory: tables that could grow past a quarter of physical memory are an error.
+/// Configs without UDP listeners hold no sessions and are not checked.
 public enum UDPSessionBudget {
     public enum Verdict: Sendable, Equatable {
         case fits
@@ -361,11 +367,20 @@ public enum UDPSessionBudget {
     /// status sockets, health checks.
     public static let reservedDescriptors = 64
 
+    /// udp_max_sessions per worker as the descriptor budget allows (at least 1): see above.
+    /// `listeners` counts TCP and UDP listeners, `tcpListeners` the TCP ones alone.
+    public static func sessionsPerWorker(udpMaxSessions: Int, workers: Int, listeners: Int, tcpListeners: Int,
+                                         openFiles: Int) -> Int {
+        guard openFiles != Int.max, workers > 0 else { return udpMaxSessions }
+        let fixed = saturatingProduct(listeners, workers) &+ reservedDescriptors
+        let left = max(0, openFiles - fixed)
+        let forSessions = tcpListeners > 0 ? left / 2 : left
+        return max(1, min(udpMaxSessions, forSessions / workers))
+    }
+
     public static func check(udpMaxSessions: Int, workers: Int, listeners: Int, udpListeners: Int,
                              limits: SystemLimits) -> Verdict {
         guard udpListeners > 0, udpMaxSessions > 0, workers > 0 else { return .fits }
-        let sessions = saturatingProduct(udpMaxSessions, workers)
-        let product = "udp_max_sessions × workers = \(udpMaxSessions) × \(workers) = \(sessions) sessions"
         // One listening socket per listener in each worker.
         let fixed = saturatingProduct(listeners, workers) &+ reservedDescriptors
         let minimum = fixed &+ workers
@@ -375,21 +390,25 @@ public enum UDPSessionBudget {
                     + "\(reservedDescriptors) = \(minimum) descriptors at the least (a socket per listener in each worker, "
                     + "and one UDP session); RLIMIT_NOFILE is \(limits.openFiles): lower workers or raise LimitNOFILE")
         }
+        let capped = sessionsPerWorker(udpMaxSessions: udpMaxSessions, workers: workers, listeners: listeners,
+                                       tcpListeners: listeners - udpListeners, openFiles: limits.openFiles)
+        let sessions = saturatingProduct(capped, workers)
+        let product = "udp_max_sessions × workers = \(capped) × \(workers) = \(sessions) sessions"
         let bytes = saturatingProduct(sessions, bytesPerSession)
         let allowedBytes = limits.physicalMemory / 4
         if bytes > allowedBytes {
             let perWorker = max(1, allowedBytes / bytesPerSession / workers)
             return .error(key: "udp_max_sessions", message:
-                "\(product), each preallocating about \(bytesPerSession) bytes of table: \(mebibytes(bytes)) MiB, "
+                "\(product), each taking up to \(bytesPerSession) bytes of table: \(mebibytes(bytes)) MiB, "
                     + "over a quarter of the \(mebibytes(limits.physicalMemory)) MiB of physical memory; "
                     + "lower udp_max_sessions or workers (at most \(perWorker) sessions per worker with \(workers) workers)")
         }
-        if fixed &+ sessions > limits.openFiles {
-            let perWorker = (limits.openFiles - fixed) / workers
+        if capped < udpMaxSessions {
             return .warning(
-                "\(product), each needs a descriptor; RLIMIT_NOFILE is \(limits.openFiles) "
-                    + "(\(fixed) more go to listener sockets and reserve), so sessions past the limit will be refused: "
-                    + "lower udp_max_sessions to at most \(perWorker) or raise LimitNOFILE")
+                "udp_max_sessions \(udpMaxSessions) per worker capped to \(capped) by RLIMIT_NOFILE=\(limits.openFiles) "
+                    + "(each session needs a descriptor; \(fixed) go to listener sockets and a reserve, and "
+                    + (listeners > udpListeners ? "half of the rest is kept for TCP connections" : "the rest is for sessions")
+                    + "): a full table evicts its least recently used session; raise LimitNOFILE for more")
         }
         return .fits
     }

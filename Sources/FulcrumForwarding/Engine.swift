@@ -54,6 +54,12 @@ public final class Engine: @unchecked Sendable {
     public init(config: Config, logger: Logger) throws {
         self.logger = logger
         let plan = ForwardingPlan(config: config)
+        if !plan.udpListeners.isEmpty && plan.udpMaxSessions < plan.configuredUDPMaxSessions {
+            for listener in plan.udpListeners {
+                logger.warning("udp listener \(listener.name): udp_max_sessions \(plan.configuredUDPMaxSessions) per worker capped to \(plan.udpMaxSessions) by RLIMIT_NOFILE=\(SystemLimits.current().openFiles): half of the descriptors left after listeners and a reserve stay for TCP, status and health checks",
+                               metadata: ["listener": "\(listener.name)"])
+            }
+        }
         current = Mutex(plan)
         exchange = PlanExchange(plan)
         let count = config.workers

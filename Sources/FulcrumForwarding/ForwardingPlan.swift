@@ -106,7 +106,10 @@ public final class ForwardingPlan: Sendable {
     /// UDP listeners (connection_limit and timeout_member_* do not apply to them). A removed
     /// one ends its sessions at once: their replies could only leave through its socket.
     public let udpListeners: [ListenerPlan]
+    /// Sessions per worker: udp_max_sessions as the descriptor budget allows it, fixed at
+    /// start (see UDPSessionBudget.sessionsPerWorker); `configuredUDPMaxSessions` is the config's.
     public let udpMaxSessions: Int
+    public let configuredUDPMaxSessions: Int
     public let pools: [PoolPlan]
     /// Members in the config, all pools: `pools[p].memberBase + m`.
     public let memberCount: Int
@@ -126,15 +129,16 @@ public final class ForwardingPlan: Sendable {
     public var allMemberCount: Int { memberCount + retiredMembers.count }
 
     /// The first generation.
-    public convenience init(config: Config) {
-        self.init(config: config, previous: nil, nowMs: 0)
+    /// `openFiles`: RLIMIT_NOFILE to size the sessions by (nil: this process's).
+    public convenience init(config: Config, openFiles: Int? = nil) {
+        self.init(config: config, previous: nil, nowMs: 0, openFiles: openFiles)
     }
 
     /// The generation after `previous` (nil: the first). Unchanged pools keep their runtime
     /// object; changed ones get a new runtime that adopts operator overrides, health flags and
     /// persistence entries member by member. Removed listeners and members are retired for
     /// shutdown_grace from `nowMs`; retired ones past their time are dropped.
-    public init(config: Config, previous: ForwardingPlan?, nowMs: Int64) {
+    public init(config: Config, previous: ForwardingPlan?, nowMs: Int64, openFiles: Int? = nil) {
         generation = (previous?.generation ?? 0) + 1
         signals = previous?.signals ?? WorkerSignals()
         var pools: [PoolPlan] = []
@@ -171,7 +175,13 @@ public final class ForwardingPlan: Sendable {
         }
         listeners = config.listeners.filter { $0.transport == .tcp }.map(plan)
         udpListeners = config.listeners.filter { $0.transport == .udp }.map(plan)
-        udpMaxSessions = config.udpMaxSessions
+        configuredUDPMaxSessions = config.udpMaxSessions
+        // udp_max_sessions takes a restart, so the cap found at start stays.
+        udpMaxSessions = previous?.udpMaxSessions ?? UDPSessionBudget.sessionsPerWorker(
+            udpMaxSessions: config.udpMaxSessions, workers: config.workers,
+            listeners: config.listeners.count,
+            tcpListeners: config.listeners.filter { $0.transport == .tcp }.count,
+            openFiles: openFiles ?? SystemLimits.current().openFiles)
         pipeSize = config.pipeSize
         copySmallReads = config.copySmallReads
         shutdownGraceMs = config.shutdownGraceMs

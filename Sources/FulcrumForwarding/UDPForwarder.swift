@@ -45,7 +45,13 @@ final class UDPForwarder {
     private var tried: [MemberSet]
     /// The member answered with ICMP unreachable: the next datagram moves the session.
     private var mustMove: [Bool]
-    private let clientAddresses: UnsafeMutablePointer<SocketAddress>
+    private var clientAddresses: UnsafeMutablePointer<SocketAddress>
+    /// Per UDP listener: when a session last failed to get a socket was logged, and how many
+    /// datagrams were dropped that way since. A flood from spoofed sources once wrote 74,781
+    /// lines in a second, one per datagram; now a listener logs at most a line a second.
+    private var socketFailureLogMs: [Int64] = []
+    private var socketFailuresSinceLog: [Int] = []
+    static let failureLogIntervalMs: Int64 = 1000
 
     private let inbound: DatagramBatch
     private let forward: UnsafeMutablePointer<cfl_mmsghdr>
@@ -93,14 +99,16 @@ final class UDPForwarder {
         proxyHeaderLength = []
         proxyIov = .allocate(capacity: 2 * UDPForwarder.batchSize)
         proxyIov.initialize(repeating: iovec(), count: 2 * UDPForwarder.batchSize)
+        // The table and the per-slot arrays start small and grow together (growSlots).
         table = UDPSessionTable(capacity: maxSessions, listeners: plan.udpListeners.count)
-        sessionFD = Array(repeating: -1, count: maxSessions)
-        generation = Array(repeating: 0, count: maxSessions)
-        member = Array(repeating: -1, count: maxSessions)
-        tried = Array(repeating: MemberSet(), count: maxSessions)
-        mustMove = Array(repeating: false, count: maxSessions)
-        clientAddresses = .allocate(capacity: maxSessions)
-        clientAddresses.initialize(repeating: SocketAddress(), count: maxSessions)
+        let slots = table.capacity
+        sessionFD = Array(repeating: -1, count: slots)
+        generation = Array(repeating: 0, count: slots)
+        member = Array(repeating: -1, count: slots)
+        tried = Array(repeating: MemberSet(), count: slots)
+        mustMove = Array(repeating: false, count: slots)
+        clientAddresses = .allocate(capacity: slots)
+        clientAddresses.initialize(repeating: SocketAddress(), count: slots)
         inbound = DatagramBatch(count: UDPForwarder.batchSize)
         replies = DatagramBatch(count: UDPForwarder.batchSize)
         forward = .allocate(capacity: UDPForwarder.batchSize)
@@ -137,8 +145,36 @@ final class UDPForwarder {
         countsOpen = plan.pools.map(\.countsOpen)
         proxied = plan.udpListeners.map { plan.pools[$0.pool].proxyHeader == .v2 }
         if proxied.contains(true) && proxyHeaders == nil {
-            proxyHeaders = .allocate(byteCount: maxSessions * UDPForwarder.proxyHeaderStride, alignment: 16)
-            proxyHeaderLength = Array(repeating: 0, count: maxSessions)
+            proxyHeaders = .allocate(byteCount: sessionFD.count * UDPForwarder.proxyHeaderStride, alignment: 16)
+            proxyHeaderLength = Array(repeating: 0, count: sessionFD.count)
+        }
+        socketFailureLogMs = Array(repeating: Int64.min / 2, count: plan.udpListeners.count)
+        socketFailuresSinceLog = Array(repeating: 0, count: plan.udpListeners.count)
+    }
+
+    /// The table grew: the per-slot arrays follow. Pending replies point into clientAddresses,
+    /// so they go out first. Only while the table doubles; once grown nothing allocates.
+    private func growSlots() {
+        let old = sessionFD.count
+        let slots = table.capacity
+        guard slots > old else { return }
+        flushReplies()
+        sessionFD += repeatElement(-1, count: slots - old)
+        generation += repeatElement(0, count: slots - old)
+        member += repeatElement(-1, count: slots - old)
+        tried += repeatElement(MemberSet(), count: slots - old)
+        mustMove += repeatElement(false, count: slots - old)
+        let addresses = UnsafeMutablePointer<SocketAddress>.allocate(capacity: slots)
+        addresses.moveInitialize(from: clientAddresses, count: old)
+        (addresses + old).initialize(repeating: SocketAddress(), count: slots - old)
+        clientAddresses.deallocate()
+        clientAddresses = addresses
+        if let headers = proxyHeaders {
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: slots * UDPForwarder.proxyHeaderStride, alignment: 16)
+            bigger.copyMemory(from: headers, byteCount: old * UDPForwarder.proxyHeaderStride)
+            headers.deallocate()
+            proxyHeaders = bigger
+            proxyHeaderLength += repeatElement(0, count: slots - old)
         }
     }
 
@@ -397,8 +433,9 @@ final class UDPForwarder {
         }
         let pool = Int(rules[listener].pool)
         guard let chosen = selectors[pool].pick(client: client, now: now) else { return nil }
-        guard let fd = openMemberSocket(pool: pool, member: chosen) else { return nil }
+        guard let fd = openMemberSocket(pool: pool, member: chosen, listener: listener, now: now) else { return nil }
         let slot = table.insert(key, now: now)
+        if table.capacity > sessionFD.count { growSlots() }
         let i = Int(slot)
         sessionFD[i] = fd
         generation[i] &+= 1
@@ -422,15 +459,40 @@ final class UDPForwarder {
         return slot
     }
 
-    private func openMemberSocket(pool: Int, member chosen: Int32) -> Int32? {
+    /// A socket connected to the member. Out of descriptors (EMFILE, ENFILE), the least recently
+    /// used session is closed and the socket tried once more: a new client is served before an
+    /// old one, as when the table is full. A failure drops the datagram and is logged at most
+    /// once a second per listener, with the count since the last line.
+    /// `keeping`: a session being moved, which must not be the one evicted.
+    private func openMemberSocket(pool: Int, member chosen: Int32, listener: Int, now: Int64,
+                                  keeping: Int32 = -1) -> Int32? {
+        let address = memberAddresses[Int(memberBase[pool] + chosen)]
+        var failure: SystemError
         do {
-            return try Datagram.connectedSocket(to: memberAddresses[Int(memberBase[pool] + chosen)])
+            return try Datagram.connectedSocket(to: address)
         } catch {
-            let m = plan.member(at: Int(memberBase[pool] + chosen))
-            logger.warning("member \(m.pool)/\(m.name) \(m.endpoint): cannot open UDP socket: \(error)",
-                           metadata: ["pool": "\(m.pool)", "member": "\(m.name)"])
-            return nil
+            failure = error
         }
+        if failure.code == EMFILE || failure.code == ENFILE, let victim = table.leastRecentlyUsed(), victim != keeping {
+            listenerCounters[Int(table.key(of: victim).listener)].sessionsEvicted += 1
+            closeSession(victim)
+            do {
+                return try Datagram.connectedSocket(to: address)
+            } catch {
+                failure = error
+            }
+        }
+        socketFailuresSinceLog[listener] += 1
+        if now - socketFailureLogMs[listener] >= UDPForwarder.failureLogIntervalMs {
+            let m = plan.member(at: Int(memberBase[pool] + chosen))
+            let name = plan.udpListeners[listener].name
+            logger.warning("udp listener \(name): cannot open UDP socket to member \(m.pool)/\(m.name) \(m.endpoint): \(failure); \(socketFailuresSinceLog[listener]) datagrams dropped for this since the last such line",
+                           metadata: ["listener": "\(name)", "pool": "\(m.pool)", "member": "\(m.name)",
+                                      "dropped": "\(socketFailuresSinceLog[listener])"])
+            socketFailureLogMs[listener] = now
+            socketFailuresSinceLog[listener] = 0
+        }
+        return nil
     }
 
     private func register(_ slot: Int32) {
@@ -466,7 +528,7 @@ final class UDPForwarder {
             selectors[pool].openCounts[Int(member[i])].wrappingDecrement(ordering: .relaxed)
             selectors[pool].openCounts[Int(next)].wrappingIncrement(ordering: .relaxed)
         }
-        guard let fd = openMemberSocket(pool: pool, member: next) else {
+        guard let fd = openMemberSocket(pool: pool, member: next, listener: listener, now: now, keeping: slot) else {
             if countsOpen[pool] { selectors[pool].openCounts[Int(next)].wrappingDecrement(ordering: .relaxed) }
             member[i] = -1
             return false

@@ -127,12 +127,10 @@ private let cases: [BadConfig] = [
               ExpectedProblem(main, 4, "pool.web.members.b", "on [2001:db8::1]:53 is the same endpoint as member \"a\" (fulcrum.toml:1)"),
               ExpectedProblem(main, 7, "pool.web.members.c", "on [2001:db8::1]:53 is the same endpoint as member \"a\" (fulcrum.toml:1)")),
 
-    // Defect 8: session tables no machine can hold.
-    BadConfig("udp_max_sessions x workers beyond any memory",
-              "workers = 1024\nudp_max_sessions = 10000000\n" + webPool
-                  + "[listener.dns]\nprotocol = \"UDP\"\nprotocol_port = 53\ndefault_pool = \"web\"\n",
-              ExpectedProblem(main, 2, "udp_max_sessions",
-                              "udp_max_sessions × workers = 10000000 × 1024 = 10240000000 sessions")),
+    // Defect 8 (session tables no machine can hold) is no longer a refusal under a finite
+    // RLIMIT_NOFILE: sessions are capped by descriptors and tables grow on demand. The memory
+    // refusal is kept for what the cap allows: testBudgetRefusesSessionTablesOverAQuarterOfMemory,
+    // and the capped case: testBudgetCapsHugeSessionCountsByDescriptors.
 ]
 
 final class ValidationDefectTests: XCTestCase {
@@ -206,16 +204,36 @@ final class ValidationDefectTests: XCTestCase {
                                               udpListeners: 1, limits: limits), .fits)
     }
 
-    func testBudgetDefaultsOverALowLimitOnlyWarn() {
-        // 65,536 x 2 sessions cannot all be open under RLIMIT_NOFILE 20,000, but the daemon runs:
-        // sessions past the limit fail one by one. A warning, not a refusal.
+    func testBudgetDefaultsOverALowLimitAreCapped() {
+        // 65,536 x 2 sessions cannot all be open under RLIMIT_NOFILE 20,000: the daemon runs with
+        // the sessions capped so that half of what listeners and the reserve leave stays for TCP:
+        // (20,000 - 3 x 2 - 64) / 2 / 2 workers = 4,982. A warning, not a refusal.
         let limits = SystemLimits(openFiles: 20_000, physicalMemory: 2 * gib)
         let verdict = UDPSessionBudget.check(udpMaxSessions: Config.defaultUDPMaxSessions, workers: 2, listeners: 3,
                                              udpListeners: 1, limits: limits)
         guard case let .warning(message) = verdict else { return XCTFail("expected a warning, got \(verdict)") }
-        XCTAssertTrue(message.contains("udp_max_sessions × workers = 65536 × 2 = 131072 sessions, each needs a descriptor; "
-                                       + "RLIMIT_NOFILE is 20000"), message)
-        XCTAssertTrue(message.contains("lower udp_max_sessions to at most 9965 or raise LimitNOFILE"), message)
+        XCTAssertTrue(message.contains("udp_max_sessions 65536 per worker capped to 4982 by RLIMIT_NOFILE=20000"), message)
+        XCTAssertTrue(message.contains("half of the rest is kept for TCP connections"), message)
+        XCTAssertEqual(UDPSessionBudget.sessionsPerWorker(udpMaxSessions: 65_536, workers: 2, listeners: 3, tcpListeners: 2,
+                                                          openFiles: 20_000), 4982)
+        // Without TCP listeners the sessions get the whole rest.
+        XCTAssertEqual(UDPSessionBudget.sessionsPerWorker(udpMaxSessions: 65_536, workers: 2, listeners: 3, tcpListeners: 0,
+                                                          openFiles: 20_000), 9965)
+        // Under a high limit nothing is capped, and an unlimited one caps nothing.
+        XCTAssertEqual(UDPSessionBudget.sessionsPerWorker(udpMaxSessions: 65_536, workers: 2, listeners: 3, tcpListeners: 2,
+                                                          openFiles: 1_048_576), 65_536)
+        XCTAssertEqual(UDPSessionBudget.sessionsPerWorker(udpMaxSessions: 10_000_000, workers: 2, listeners: 3, tcpListeners: 2,
+                                                          openFiles: Int.max), 10_000_000)
+    }
+
+    func testBudgetCapsHugeSessionCountsByDescriptors() {
+        // 10,000,000 x 1,024 workers once refused for memory; under RLIMIT_NOFILE 20,000 each
+        // worker can hold (20,000 - 1,024 - 64) / 1,024 = 18 sessions, which fits anywhere.
+        let limits = SystemLimits(openFiles: 20_000, physicalMemory: 2 * gib)
+        let verdict = UDPSessionBudget.check(udpMaxSessions: 10_000_000, workers: 1024, listeners: 1, udpListeners: 1,
+                                             limits: limits)
+        guard case let .warning(message) = verdict else { return XCTFail("expected a warning, got \(verdict)") }
+        XCTAssertTrue(message.contains("udp_max_sessions 10000000 per worker capped to 18 by RLIMIT_NOFILE=20000"), message)
     }
 
     func testBudgetRefusesWhenNotEvenOneSessionPerWorkerFits() {

@@ -48,6 +48,77 @@ final class UDPAllocationTests: XCTestCase {
     }
 }
 
+extension UDPAllocationTests {
+    /// The session table starts small and grows while clients arrive; once grown, datagrams
+    /// allocate nothing again (growth is the only allocation, and it stops at the peak).
+    func testDatagramsAllocateNothingOnceTheSessionTableHasGrown() throws {
+        let member = try UDPEchoMember()
+        defer { member.stop() }
+        let listenFD = try Datagram.makeListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
+        let port = Socket.localEndpoint(listenFD)!.port
+        let config = Config(
+            workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
+            listeners: [Listener(name: "u", transport: .udp, address: .v4(0x7F00_0001), port: port, defaultPool: "p")],
+            pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: member.port)])])
+        let worker = try Worker(index: 0, workerCount: 1, plan: ForwardingPlan(config: config), listenFDs: [],
+                                udpListenFDs: [listenFD], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            cac_track_current_thread()
+            worker.run()
+            done.signal()
+        }.start()
+        defer {
+            worker.stop()
+            XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "worker did not stop")
+        }
+        // More clients than the table's first slots: it doubles (256 -> 512 -> 1024).
+        let clientCount = UDPSessionTable.defaultInitialCapacity * 2 + 100
+        let clients = try (0..<clientCount).map { _ in try UDPClient(port: port) }
+        defer { clients.forEach { $0.close() } }
+        for client in clients { try client.roundTrip(size: 64) }
+        XCTAssertEqual(worker.counters.udpListeners[0].sessionsCreated, clientCount)
+        cac_reset()
+        for round in 0..<3 {
+            for (i, client) in clients.enumerated() { try client.roundTrip(size: 1 + (round * 131 + i * 977) % 2000) }
+        }
+        Thread.sleep(forTimeInterval: 0.2)
+        let allocations = cac_allocations()
+        XCTAssertEqual(allocations, 0, "\(allocations) heap allocations on the worker thread over \(3 * clientCount) round trips")
+        XCTAssertEqual(worker.counters.udpListeners[0].sessionsCreated, clientCount, "no session lost in the growth")
+    }
+}
+
+/// udp_max_sessions sized the session table at start: 1M sessions and 2 workers took 450 MB,
+/// 10M took 2.2 GB and 8 s. A worker with 10M allowed (no descriptor cap) must start small.
+final class UDPSessionMemoryTests: XCTestCase {
+    private func residentKiB() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else {
+            throw XCTSkip("no VmRSS in /proc/self/status")
+        }
+        return kib
+    }
+
+    func testTenMillionSessionsAllowedStartsSmall() throws {
+        let listenFD = try Datagram.makeListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
+        var config = Config(
+            workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
+            listeners: [Listener(name: "u", transport: .udp, address: .v4(0x7F00_0001), port: 9, defaultPool: "p")],
+            pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: 9)])])
+        config.udpMaxSessions = 10_000_000
+        let plan = ForwardingPlan(config: config, openFiles: Int.max)
+        XCTAssertEqual(plan.udpMaxSessions, 10_000_000, "no descriptor cap with an unlimited RLIMIT_NOFILE")
+        let before = try residentKiB()
+        let worker = try Worker(index: 0, workerCount: 1, plan: plan, listenFDs: [], udpListenFDs: [listenFD],
+                                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let grown = try residentKiB() - before
+        worker.teardown()
+        XCTAssertLessThan(grown, 16 * 1024, "a worker allowing 10M UDP sessions took \(grown) KiB at start")
+    }
+}
+
 /// A UDP echo server on 127.0.0.1 in its own thread.
 final class UDPEchoMember: @unchecked Sendable {
     let fd: Int32
