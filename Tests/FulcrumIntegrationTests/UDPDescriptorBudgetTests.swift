@@ -141,3 +141,56 @@ extension FulcrumProcess {
         return process.terminationStatus
     }
 }
+
+extension UDPDescriptorBudgetTests {
+    /// When descriptors do run out (TCP connections hold them), a new UDP client used to fail
+    /// to get a session socket, with a log line per datagram (74,781 in one second). Now the
+    /// least recently used session is closed to make room first, and what still fails is
+    /// logged at most once a second per listener and worker, with a count.
+    func testOutOfDescriptorsEvictsBeforeFailingAndLogsLittle() throws {
+        let tcpMember = try makeServer()
+        let udpMember = try UDPMember(name: "u1")
+        defer { udpMember.stop() }
+        let tcpPort = try freePort(), udpPort = try freePort()
+        let config = DaemonConfig(
+            workers: 1,
+            listeners: [ListenerSpec(name: "web", port: tcpPort, defaultPool: "web"),
+                        ListenerSpec(name: "dns", protocol: "UDP", port: udpPort, defaultPool: "dns")],
+            pools: [PoolSpec(name: "web", members: [MemberSpec(name: "m1", port: tcpMember.port)]),
+                    PoolSpec(name: "dns", members: [MemberSpec(name: "u1", port: udpMember.port)])])
+        let dir = try makeConfigDir(config)
+        let daemon = try launchFulcrum(configDir: dir, launcher: ["/usr/bin/prlimit", "--nofile=256:256", "--"])
+        try daemon.waitReady()
+        // Fill the daemon's descriptors with TCP connections (two each) until one fails.
+        var clients: [TCPSocket] = []
+        for i in 0..<200 {
+            guard let client = try? connect(port: tcpPort, timeout: 2, ioTimeout: 1) else { break }
+            clients.append(client)
+            if (try? client.exchange("x\(i)")) == nil { break }
+        }
+        XCTAssertNotNil(daemon.waitForLog(timeout: 5) { $0.raw.contains("EMFILE") },
+                        "TCP connections should have used up the descriptors\n\(daemon.diagnostics)")
+        let target = try SocketAddress(host: "127.0.0.1", port: udpPort)
+        let datagrams = 400
+        let started = monotonicNow()
+        for i in 0..<datagrams {
+            let fd = try UDP.socket(family: AF_INET)
+            try UDP.sendTo(fd, Array("q\(i)".utf8), target)
+            close(fd)
+        }
+        // A new client is still served: an older session made room.
+        let late = try UDPClient(to: "127.0.0.1", port: udpPort, receiveTimeout: 2)
+        defer { late.stop() }
+        XCTAssertNotNil(try late.exchange(Array("late".utf8), retries: 3, isReply: { $0 == Array("late".utf8) }),
+                        "a new UDP client with the descriptors used up\n\(daemon.diagnostics)")
+        let seconds = monotonicNow() - started
+        let failures = daemon.logLines.filter { $0.raw.contains("cannot open UDP socket") }
+        XCTAssertLessThanOrEqual(failures.count, Int(seconds) + 2,
+                                 "\(failures.count) lines for \(datagrams) datagrams in \(seconds) s\n\(daemon.diagnostics)")
+        clients.forEach { $0.close() }
+        try terminate(daemon)
+        let evicted = try stat(daemon.logLines.last { $0.message == "udp listener stats" }, "sessions_evicted",
+                               "udp listener stats", daemon)
+        XCTAssertGreaterThan(evicted, 0, daemon.diagnostics)
+    }
+}
