@@ -486,7 +486,7 @@ final class UDPForwarder {
         if now - socketFailureLogMs[listener] >= UDPForwarder.failureLogIntervalMs {
             let m = plan.member(at: Int(memberBase[pool] + chosen))
             let name = plan.udpListeners[listener].name
-            logger.warning("udp listener \(name): cannot open UDP socket to member \(m.pool)/\(m.name) \(m.endpoint): \(failure); \(socketFailuresSinceLog[listener]) datagrams dropped for this since the last such line",
+            logger.warning("udp listener \(name): cannot open UDP socket to member \(m.pool)/\(m.name) \(m.endpoint): \(failure) (datagrams dropped for this since the last such line: \(socketFailuresSinceLog[listener]))",
                            metadata: ["listener": "\(name)", "pool": "\(m.pool)", "member": "\(m.name)",
                                       "dropped": "\(socketFailuresSinceLog[listener])"])
             socketFailureLogMs[listener] = now
