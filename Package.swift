@@ -95,6 +95,21 @@ let package = Package(
         ]),
         // libFuzzer target for the config loader (scripts/fuzz config); a replayer when built plainly.
         .executableTarget(name: "fuzz-config", dependencies: ["FulcrumConfig"], path: "Fuzz/FuzzConfig"),
+        // The other fuzz targets (scripts/fuzz TARGET), replayers when built plainly; FuzzSupport
+        // is their invariant check and file replay, compiled into each harness when fuzzing.
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(name: "fuzz-status-command", dependencies: ["FulcrumStatus", "FuzzSupport"],
+                          path: "Fuzz/FuzzStatusCommand"),
+        .executableTarget(name: "fuzz-http-request", dependencies: ["FulcrumStatus", "FuzzSupport"],
+                          path: "Fuzz/FuzzHTTPRequest"),
+        .executableTarget(name: "fuzz-proxy", dependencies: ["FulcrumProxyProtocol", "FulcrumAddress", "FuzzSupport"],
+                          path: "Fuzz/FuzzProxy"),
+        .executableTarget(name: "fuzz-http-status", dependencies: ["FulcrumHealth", "FuzzSupport"],
+                          path: "Fuzz/FuzzHTTPStatus"),
+        .executableTarget(name: "fuzz-tls-hello", dependencies: ["FulcrumHealth", "FuzzSupport"],
+                          path: "Fuzz/FuzzTLSHello"),
+        .executableTarget(name: "fuzz-vrrp", dependencies: ["FulcrumVRRP", "FulcrumAddress", "FuzzSupport"],
+                          path: "Fuzz/FuzzVRRP"),
         // The operator's CLI over the status socket.
         .executableTarget(name: "fulcrumctl", dependencies: [
             "FulcrumStatus", "FulcrumSystem",
