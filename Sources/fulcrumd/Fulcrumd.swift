@@ -7,8 +7,18 @@ import Logging
 
 let fulcrumVersion = "0.1.0"
 
+/// Blocked before anything else runs, argument parsing included, and before any thread exists;
+/// see ProcessSignals. Only `run` reads it.
+nonisolated(unsafe) private var blockedSignals: SignalSet? = nil
+
 @main
 struct Fulcrumd: ParsableCommand {
+    /// The process entry point: signals first, then ArgumentParser's main.
+    static func main() {
+        blockedSignals = ProcessSignals.blockAll()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "fulcrumd",
         abstract: "Fulcrum: a Layer-4 TCP/UDP load balancer.",
@@ -39,7 +49,13 @@ struct Fulcrumd: ParsableCommand {
     }
 
     func run() throws {
-        let signals = checkConfig ? sigset_t() : Daemon.blockSignals()
+        let signals = blockedSignals ?? ProcessSignals.blockAll()
+        if checkConfig {
+            // A one-shot command still ends on Ctrl-C (or a TERM from a timeout wrapper); a stray
+            // SIGHUP (a terminal closing, a reload aimed at the daemon) must not end it: it
+            // stays blocked, as do the others, and is discarded at exit.
+            ProcessSignals.unblock([SIGINT, SIGTERM, SIGQUIT])
+        }
         let loaded: LoadedConfig
         do {
             // Accounts are checked here too: a misspelt [process] user shows in --check-config.
