@@ -62,6 +62,11 @@ else
 fi
 rsync -a --delete packaging/debian/ "$work/src/debian/"
 
+# `--version` names the commit (Package.swift reads FULCRUM_COMMIT, else git): the copy has no
+# .git, so it is passed from the checkout here; a tarball without git says "unknown commit".
+FULCRUM_COMMIT="${FULCRUM_COMMIT:-$(git -C "$FULCRUM_ROOT" rev-parse HEAD 2>/dev/null || true)}"
+export FULCRUM_COMMIT
+
 echo "==> dpkg-buildpackage ($deb)"
 rm -f "$work"/fulcrum_*.deb "$work"/fulcrum_*.buildinfo "$work"/fulcrum_*.changes
 start=$SECONDS

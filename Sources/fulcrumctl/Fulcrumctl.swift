@@ -1,7 +1,11 @@
 import ArgumentParser
+import CFulcrumBuildInfo
 
-/// Kept in step with fulcrumd's version by hand: the two ship together.
-let fulcrumctlVersion = "0.1.0"
+/// The same release and commit as fulcrumd's (CFulcrumBuildInfo): the two ship together.
+let fulcrumctlVersion: String = {
+    let commit = String(cString: cfb_commit())
+    return "\(String(cString: cfb_version())) (\(commit.isEmpty ? "unknown commit" : "git \(commit)"))"
+}()
 
 @main
 struct Fulcrumctl: ParsableCommand {

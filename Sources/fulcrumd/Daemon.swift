@@ -23,7 +23,7 @@ struct Daemon {
     func run(signals: SignalSet) -> Int32 {
 
         logger.info("fulcrumd starting", metadata: [
-            "version": "\(fulcrumVersion)", "workers": "\(config.workers)", "files": "\(files.count)",
+            "version": "\(fulcrumVersion)", "commit": "\(fulcrumCommit)", "workers": "\(config.workers)", "files": "\(files.count)",
         ])
         let engine: Engine
         do {

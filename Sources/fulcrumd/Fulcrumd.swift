@@ -1,11 +1,17 @@
 import ArgumentParser
+import CFulcrumBuildInfo
 import FulcrumConfig
 import FulcrumSystem
 import FulcrumForwarding
 import Glibc
 import Logging
 
-let fulcrumVersion = "0.1.0"
+let fulcrumVersion = String(cString: cfb_version())
+/// The commit built from, or "unknown commit" (a tree outside git built without FULCRUM_COMMIT).
+let fulcrumCommit: String = {
+    let commit = String(cString: cfb_commit())
+    return commit.isEmpty ? "unknown commit" : "git \(commit)"
+}()
 
 /// Blocked before anything else runs, argument parsing included, and before any thread exists;
 /// see ProcessSignals. Only `run` reads it.
@@ -21,16 +27,21 @@ struct Fulcrumd: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "fulcrumd",
-        abstract: "Fulcrum: a Layer-4 TCP/UDP load balancer.",
+        abstract: "Fulcrum: a Layer-4 TCP/UDP load balancer with health checks, live reload and VRRP failover.",
         discussion: """
             Reads DIR/fulcrum.toml, then DIR/conf.d/*.toml in lexical order (later files win \
-            key by key), and forwards each listener's connections to its pool's members. \
+            key by key), and forwards each TCP listener's connections and each UDP listener's \
+            datagrams (a session per client) to its pool's members, skipping members its health \
+            monitor marks down. With an [ha] table it shares virtual IPs with a peer by VRRPv3 \
+            and takes them over when the peer fails. \
             SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace. \
             SIGHUP (or `fulcrumctl reload`) applies the configuration on disk in place, all of it \
             or none of it, without dropping a connection. Under systemd (Type=notify) it reports \
-            READY, RELOADING and STOPPING.
+            READY, RELOADING and STOPPING. Other signals (SIGUSR1, SIGALRM, ...) are logged \
+            with their sender and ignored. The status socket and `fulcrumctl` show and steer it \
+            while it runs.
             """,
-        version: fulcrumVersion)
+        version: "\(fulcrumVersion) (\(fulcrumCommit))")
 
     @Option(name: .customLong("config-dir"), help: "Configuration directory.")
     var configDirectory = "/etc/fulcrum"

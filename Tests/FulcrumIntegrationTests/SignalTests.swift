@@ -1,7 +1,7 @@
 // Stray signals: fulcrumd blocks every signal it can at the top of main and takes them on one
 // thread, so a signal whose default action is to end the process (SIGUSR1, SIGALRM, …) is
 // logged with its sender and ignored, and a SIGHUP while the configuration loads waits for the
-// daemon to be ready (then reloads) instead of exiting with status 129.
+// daemon to be ready (then reloads) instead of exiting with status 129. Also --version.
 
 import Crypto
 import Foundation
@@ -131,6 +131,27 @@ final class SignalTests: FulcrumTestCase {
         XCTAssertEqual(status, .init(code: 0, signaled: false), "--check-config after SIGHUP\n\(process.diagnostics)")
         XCTAssertTrue(process.stdoutText.hasPrefix("configuration OK"),
                       "stdout: \(process.stdoutText.debugDescription)\n\(process.diagnostics)")
+    }
+
+    /// `--version` of both binaries: "fulcrumd 0.1.0 (git 1a2b3c4…)" naming the commit checked
+    /// out when they were built (this checkout's HEAD), or "(unknown commit)" outside git.
+    func testVersionNamesTheCommit() throws {
+        let head = try? runCommand(["/usr/bin/git", "-C", Paths.packageRoot.path, "rev-parse", "HEAD"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let daemon = try FulcrumProcess.run(["--version"], timeout: 15)
+        XCTAssertEqual(daemon.status, .init(code: 0, signaled: false), "fulcrumd --version\n\(daemon.stderr)")
+        let ctl = try Fulcrumctl.run(["--version"])
+        XCTAssertEqual(ctl.code, 0, "fulcrumctl --version\n\(ctl.stderr)")
+        for (binary, output) in [("fulcrumd", daemon.stdout), ("fulcrumctl", ctl.stdout)] {
+            let line = output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let pattern = #"^[0-9]+\.[0-9]+\.[0-9]+ \((git [0-9a-f]{12}|unknown commit)\)$"#
+            XCTAssertNotNil(line.range(of: pattern, options: .regularExpression),
+                            "\(binary) --version: \(line.debugDescription) does not match \(pattern)")
+            if let head, head.count == 40 {
+                XCTAssertEqual(line.split(separator: " ").last.map { String($0.dropLast()) }, String(head.prefix(12)),
+                               "\(binary) --version names HEAD (\(head)) of the checkout it was built from: \(line)")
+            }
+        }
     }
 
     // MARK: helpers
