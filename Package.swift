@@ -1,17 +1,6 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// The commit `--version` names: FULCRUM_COMMIT when set (packaging/build-deb.sh sets it, since
-/// the copy of the tree it builds has no .git), else the checkout's HEAD as SwiftPM reads it;
-/// "" (printed as "unknown commit") for a tree outside git. Only hex digits pass, so the C
-/// define below can only ever be a plain string literal. SwiftPM re-reads the manifest when HEAD
-/// or the variable changes, and the define changes only CFulcrumBuildInfo's command line:
-/// a new commit recompiles one C file and relinks the two binaries.
-let buildCommit: String = {
-    let raw = Context.environment["FULCRUM_COMMIT"] ?? Context.gitInformation?.currentCommit ?? ""
-    return String(raw.lowercased().filter { "0123456789abcdef".contains($0) }.prefix(12))
-}()
-
 let package = Package(
     name: "Fulcrum",
     platforms: [.macOS(.v13)],
@@ -42,11 +31,9 @@ let package = Package(
             name: "CFulcrumTLS",
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
-        // The release and commit --version prints (see buildCommit above).
-        .target(
-            name: "CFulcrumBuildInfo",
-            cSettings: [.define("FULCRUM_COMMIT", to: "\"\(buildCommit)\"")]
-        ),
+        // The release and commit --version prints; the commit is written by the plugin below.
+        .target(name: "FulcrumBuildInfo", plugins: ["BuildCommit"]),
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         // IP addresses and CIDRs as plain values: parsed once, compared without allocation.
         .target(name: "FulcrumAddress"),
         // TOML 1.0 with positions: pure Swift, no recursion input can drive, linear time.
@@ -105,7 +92,7 @@ let package = Package(
         ]),
         .executableTarget(name: "fulcrumd", dependencies: [
             "FulcrumConfig", "FulcrumForwarding", "FulcrumHealth", "FulcrumSystem", "CFulcrumLinux",
-            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumNetlink", "CFulcrumBuildInfo",
+            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumNetlink", "FulcrumBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -113,7 +100,7 @@ let package = Package(
         .executableTarget(name: "fuzz-config", dependencies: ["FulcrumConfig"], path: "Fuzz/FuzzConfig"),
         // The operator's CLI over the status socket.
         .executableTarget(name: "fulcrumctl", dependencies: [
-            "FulcrumStatus", "FulcrumSystem", "CFulcrumBuildInfo",
+            "FulcrumStatus", "FulcrumSystem", "FulcrumBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),

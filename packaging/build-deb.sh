@@ -62,10 +62,13 @@ else
 fi
 rsync -a --delete packaging/debian/ "$work/src/debian/"
 
-# `--version` names the commit (Package.swift reads FULCRUM_COMMIT, else git): the copy has no
-# .git, so it is passed from the checkout here; a tarball without git says "unknown commit".
-FULCRUM_COMMIT="${FULCRUM_COMMIT:-$(git -C "$FULCRUM_ROOT" rev-parse HEAD 2>/dev/null || true)}"
-export FULCRUM_COMMIT
+# `--version` names the commit (Plugins/BuildCommit): the copy has no .git, so the checkout's HEAD
+# goes into the copy's .fulcrum-commit; a tree without git gets none and says "unknown commit".
+if commit="$(git -C "$FULCRUM_ROOT" rev-parse HEAD 2>/dev/null)"; then
+    printf '%s\n' "$commit" > "$work/src/.fulcrum-commit"
+else
+    rm -f "$work/src/.fulcrum-commit"
+fi
 
 echo "==> dpkg-buildpackage ($deb)"
 rm -f "$work"/fulcrum_*.deb "$work"/fulcrum_*.buildinfo "$work"/fulcrum_*.changes

@@ -1,11 +1,5 @@
 import ArgumentParser
-import CFulcrumBuildInfo
-
-/// The same release and commit as fulcrumd's (CFulcrumBuildInfo): the two ship together.
-let fulcrumctlVersion: String = {
-    let commit = String(cString: cfb_commit())
-    return "\(String(cString: cfb_version())) (\(commit.isEmpty ? "unknown commit" : "git \(commit)"))"
-}()
+import FulcrumBuildInfo
 
 @main
 struct Fulcrumctl: ParsableCommand {
@@ -23,7 +17,7 @@ struct Fulcrumctl: ParsableCommand {
             closed the connection before its reply ended (or, for reload, did not answer \
             within --timeout).
             """,
-        version: fulcrumctlVersion,
+        version: BuildInfo.versionLine,
         subcommands: [
             Status.self, Top.self, Members.self,
             Drain.self, Ready.self, Maint.self, Weight.self, ShutdownSessions.self, Reload.self,

@@ -1,4 +1,5 @@
 import CFulcrumLinux
+import FulcrumBuildInfo
 import FulcrumConfig
 import FulcrumControl
 import FulcrumForwarding
@@ -23,7 +24,7 @@ struct Daemon {
     func run(signals: SignalSet) -> Int32 {
 
         logger.info("fulcrumd starting", metadata: [
-            "version": "\(fulcrumVersion)", "commit": "\(fulcrumCommit)", "workers": "\(config.workers)", "files": "\(files.count)",
+            "version": "\(fulcrumVersion)", "commit": "\(BuildInfo.commit)", "workers": "\(config.workers)", "files": "\(files.count)",
         ])
         let engine: Engine
         do {

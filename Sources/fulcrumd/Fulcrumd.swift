@@ -1,17 +1,12 @@
 import ArgumentParser
-import CFulcrumBuildInfo
+import FulcrumBuildInfo
 import FulcrumConfig
 import FulcrumSystem
 import FulcrumForwarding
 import Glibc
 import Logging
 
-let fulcrumVersion = String(cString: cfb_version())
-/// The commit built from, or "unknown commit" (a tree outside git built without FULCRUM_COMMIT).
-let fulcrumCommit: String = {
-    let commit = String(cString: cfb_commit())
-    return commit.isEmpty ? "unknown commit" : "git \(commit)"
-}()
+let fulcrumVersion = BuildInfo.version
 
 /// Blocked before anything else runs, argument parsing included, and before any thread exists;
 /// see ProcessSignals. Only `run` reads it.
@@ -41,7 +36,7 @@ struct Fulcrumd: ParsableCommand {
             with their sender and ignored. The status socket and `fulcrumctl` show and steer it \
             while it runs.
             """,
-        version: "\(fulcrumVersion) (\(fulcrumCommit))")
+        version: BuildInfo.versionLine)
 
     @Option(name: .customLong("config-dir"), help: "Configuration directory.")
     var configDirectory = "/etc/fulcrum"

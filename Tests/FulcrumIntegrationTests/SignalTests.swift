@@ -154,6 +154,27 @@ final class SignalTests: FulcrumTestCase {
         }
     }
 
+    /// The script the BuildCommit plugin runs: a tree without git says nothing (shown as
+    /// "unknown commit"), a `.fulcrum-commit` (build-deb.sh's copy) wins, and only hex digits
+    /// reach the generated Swift literal.
+    func testBuildCommitScript() throws {
+        let script = Paths.packageRoot.appendingPathComponent("scripts/lib/build-commit.sh").path
+        let dir = try makeConfigDir()
+        let out = dir.filePath("out/BuildCommit.swift")
+        func generated() throws -> String {
+            _ = try runCommand(["/bin/sh", script, dir.path, out])
+            return try String(contentsOfFile: out, encoding: .utf8)
+        }
+        var text = try generated()
+        XCTAssertTrue(text.hasSuffix("let buildCommit = \"\"\n"), "outside git: \(text)")
+        try dir.write(".fulcrum-commit", "0123456789abcdef0123456789abcdef01234567\n")
+        text = try generated()
+        XCTAssertTrue(text.hasSuffix("let buildCommit = \"0123456789ab\"\n"), "from .fulcrum-commit: \(text)")
+        try dir.write(".fulcrum-commit", "12\"; print() //\n")
+        text = try generated()
+        XCTAssertTrue(text.hasSuffix("let buildCommit = \"12\"\n"), "only hex digits pass: \(text)")
+    }
+
     // MARK: helpers
 
     /// 4,000 pools of 5 members and one listener: the loader takes about 0.N s on this machine
