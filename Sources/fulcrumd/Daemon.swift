@@ -112,8 +112,8 @@ struct Daemon {
 
         // A SIGHUP that came while the configuration loaded is still pending (blocked, not
         // lost) and is taken here first: the files may have changed after they were read, and
-        // `kill -HUP` means "apply what is on disk now", so it reloads once, as HAProxy and nginx
-        // do for a reload requested during start.
+        // `kill -HUP` means "apply what is on disk now", so it reloads once. That is what
+        // `systemctl reload` during start does too: systemd holds the reload until READY=1.
         var ignored = IgnoredSignals(logger: logger)
         var waitMs = -1
         while true {
