@@ -136,19 +136,34 @@ final class SignalTests: FulcrumTestCase {
     /// `--version` of both binaries: "fulcrumd 0.1.0 (git 1a2b3c4…)" naming the commit checked
     /// out when they were built (this checkout's HEAD), or "(unknown commit)" outside git.
     func testVersionNamesTheCommit() throws {
-        let head = try? runCommand(["/usr/bin/git", "-C", Paths.packageRoot.path, "rev-parse", "HEAD"])
+        let root = Paths.packageRoot.path
+        let head = try? runCommand(["/usr/bin/git", "-C", root, "rev-parse", "HEAD"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
+        // When HEAD moved after the build (a commit, then `swift test --skip-build`), the binary
+        // rightly names the older commit; then it must at least be a commit of this repository.
+        let reflog = try? runCommand(["/usr/bin/git", "-C", root, "rev-parse", "--git-path", "logs/HEAD"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func modified(_ path: String) -> Date? {
+            (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        }
         let daemon = try FulcrumProcess.run(["--version"], timeout: 15)
         XCTAssertEqual(daemon.status, .init(code: 0, signaled: false), "fulcrumd --version\n\(daemon.stderr)")
         let ctl = try Fulcrumctl.run(["--version"])
         XCTAssertEqual(ctl.code, 0, "fulcrumctl --version\n\(ctl.stderr)")
-        for (binary, output) in [("fulcrumd", daemon.stdout), ("fulcrumctl", ctl.stdout)] {
+        for (binary, output, path) in [("fulcrumd", daemon.stdout, try Paths.fulcrumBinary()),
+                                       ("fulcrumctl", ctl.stdout, try Fulcrumctl.binary())] {
             let line = output.trimmingCharacters(in: .whitespacesAndNewlines)
             let pattern = #"^[0-9]+\.[0-9]+\.[0-9]+ \((git [0-9a-f]{12}|unknown commit)\)$"#
             XCTAssertNotNil(line.range(of: pattern, options: .regularExpression),
                             "\(binary) --version: \(line.debugDescription) does not match \(pattern)")
-            if let head, head.count == 40 {
-                XCTAssertEqual(line.split(separator: " ").last.map { String($0.dropLast()) }, String(head.prefix(12)),
+            guard let head, head.count == 40 else { continue }
+            let named = line.split(separator: " ").last.map { String($0.dropLast()) } ?? ""
+            if let reflog, let moved = modified(reflog.hasPrefix("/") ? reflog : root + "/" + reflog),
+               let built = modified(path), built < moved {
+                XCTAssertNoThrow(try runCommand(["/usr/bin/git", "-C", root, "cat-file", "-e", named + "^{commit}"]),
+                                 "\(binary) --version names \(named), not a commit of this checkout: \(line)")
+            } else {
+                XCTAssertEqual(named, String(head.prefix(12)),
                                "\(binary) --version names HEAD (\(head)) of the checkout it was built from: \(line)")
             }
         }
