@@ -31,6 +31,9 @@ let package = Package(
             name: "CFulcrumTLS",
             linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
         ),
+        // The release and commit --version prints; the commit is written by the plugin below.
+        .target(name: "FulcrumBuildInfo", plugins: ["BuildCommit"]),
+        .plugin(name: "BuildCommit", capability: .buildTool()),
         // IP addresses and CIDRs as plain values: parsed once, compared without allocation.
         .target(name: "FulcrumAddress"),
         // TOML 1.0 with positions: pure Swift, no recursion input can drive, linear time.
@@ -89,7 +92,7 @@ let package = Package(
         ]),
         .executableTarget(name: "fulcrumd", dependencies: [
             "FulcrumConfig", "FulcrumForwarding", "FulcrumHealth", "FulcrumSystem", "CFulcrumLinux",
-            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumNetlink",
+            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumNetlink", "FulcrumBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -112,7 +115,7 @@ let package = Package(
                           path: "Fuzz/FuzzVRRP"),
         // The operator's CLI over the status socket.
         .executableTarget(name: "fulcrumctl", dependencies: [
-            "FulcrumStatus", "FulcrumSystem",
+            "FulcrumStatus", "FulcrumSystem", "FulcrumBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FulcrumAddressTests", dependencies: ["FulcrumAddress"]),

@@ -62,6 +62,14 @@ else
 fi
 rsync -a --delete packaging/debian/ "$work/src/debian/"
 
+# `--version` names the commit (Plugins/BuildCommit): the copy has no .git, so the checkout's HEAD
+# goes into the copy's .fulcrum-commit; a tree without git gets none and says "unknown commit".
+if commit="$(git -C "$FULCRUM_ROOT" rev-parse HEAD 2>/dev/null)"; then
+    printf '%s\n' "$commit" > "$work/src/.fulcrum-commit"
+else
+    rm -f "$work/src/.fulcrum-commit"
+fi
+
 echo "==> dpkg-buildpackage ($deb)"
 rm -f "$work"/fulcrum_*.deb "$work"/fulcrum_*.buildinfo "$work"/fulcrum_*.changes
 start=$SECONDS

@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "CFulcrumLinuxVRRP.h"
 
 #include <errno.h>

@@ -113,7 +113,22 @@ extension HANode {
         var pid: pid_t = 0
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        let rc = posix_spawn(&pid, path, nil, nil, &argv, environ)
+        // fulcrumd blocks nearly every signal and ignores SIGPIPE (ProcessSignals.blockAll), and
+        // whoever started it may have ignored more (nohup: SIGHUP); a child inherits masks and
+        // ignores across exec, and a script whose SIGTERM or SIGPIPE does nothing cannot be
+        // stopped or end its pipelines. It starts with an empty mask and every signal at its
+        // default action instead (SIGKILL and SIGSTOP, which cannot be set, are skipped).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let rc = posix_spawn(&pid, path, nil, &attributes, &argv, environ)
         if rc != 0 {
             logger.warning("ha: notify \(path) \(state): cannot run it: \(String(cString: strerror(rc)))")
         } else {

@@ -1,7 +1,5 @@
 import ArgumentParser
-
-/// Kept in step with fulcrumd's version by hand: the two ship together.
-let fulcrumctlVersion = "0.1.0"
+import FulcrumBuildInfo
 
 @main
 struct Fulcrumctl: ParsableCommand {
@@ -19,7 +17,7 @@ struct Fulcrumctl: ParsableCommand {
             closed the connection before its reply ended (or, for reload, did not answer \
             within --timeout).
             """,
-        version: fulcrumctlVersion,
+        version: BuildInfo.versionLine,
         subcommands: [
             Status.self, Top.self, Members.self,
             Drain.self, Ready.self, Maint.self, Weight.self, ShutdownSessions.self, Reload.self,

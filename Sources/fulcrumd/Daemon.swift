@@ -1,3 +1,5 @@
+import CFulcrumLinux
+import FulcrumBuildInfo
 import FulcrumConfig
 import FulcrumControl
 import FulcrumForwarding
@@ -17,24 +19,12 @@ struct Daemon {
     let configDirectory: String
     let logger: Logger
 
-    /// The signals this thread takes synchronously with sigtimedwait, blocked before anything
-    /// else runs (a SIGHUP while the configuration loads must not kill the process); threads
-    /// inherit the mask, so none lands on a data-plane thread. A peer closing mid-splice must
-    /// give EPIPE, not kill the process.
-    static func blockSignals() -> sigset_t {
-        signal(SIGPIPE, SIG_IGN)
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        return signals
-    }
-
-    /// Runs until SIGTERM/SIGINT; returns the exit status.
-    func run(signals: sigset_t) -> Int32 {
+    /// Runs until SIGTERM/SIGINT; returns the exit status. `signals`: the set main blocked
+    /// before anything else ran (ProcessSignals.blockAll); this thread takes them.
+    func run(signals: SignalSet) -> Int32 {
 
         logger.info("fulcrumd starting", metadata: [
-            "version": "\(fulcrumVersion)", "workers": "\(config.workers)", "files": "\(files.count)",
+            "version": "\(fulcrumVersion)", "commit": "\(BuildInfo.commit)", "workers": "\(config.workers)", "files": "\(files.count)",
         ])
         let engine: Engine
         do {
@@ -120,18 +110,30 @@ struct Daemon {
         logger.info("fulcrumd ready")
         reloader.notified(notifier.ready(status: reloader.readyStatus()))
 
+        // A SIGHUP that came while the configuration loaded is still pending (blocked, not
+        // lost) and is taken here first: the files may have changed after they were read, and
+        // `kill -HUP` means "apply what is on disk now", so it reloads once. That is what
+        // `systemctl reload` during start does too: systemd holds the reload until READY=1.
+        var ignored = IgnoredSignals(logger: logger)
+        var waitMs = -1
         while true {
-            let received = sigwait(signals, timeoutMs: -1)
-            if received == SIGHUP {
+            guard let received = signals.wait(timeoutMs: waitMs) else {
+                waitMs = ignored.flush(nowMs: cfl_monotonic_ms())
+                continue
+            }
+            if received.signal == SIGHUP {
                 // Applied on the control thread, like the status socket's `reload`.
                 control.requestReload()
                 continue
             }
-            logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
-                "signal": "\(received == SIGINT ? "SIGINT" : "SIGTERM")",
-                "grace_ms": "\(reloader.config.shutdownGraceMs)",
-            ])
-            break
+            if received.signal == SIGTERM || received.signal == SIGINT {
+                logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
+                    "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
+                ])
+                break
+            }
+            takeOther(received, &ignored)
+            waitMs = ignored.flush(nowMs: cfl_monotonic_ms())
         }
         let grace = reloader.config.shutdownGraceMs
         reloader.notified(notifier.stopping())
@@ -139,7 +141,7 @@ struct Daemon {
         // clients reach the other node while connections here drain.
         ha?.stop()
         engine.beginDrain()
-        if !waitForDrain(engine, signals: signals, graceMs: grace) {
+        if !waitForDrain(engine, signals: signals, graceMs: grace, ignored: &ignored) {
             logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(engine.openConnections())"])
             engine.stop()
             _ = engine.wait(timeout: 10)
@@ -162,17 +164,25 @@ struct Daemon {
     }
 
     /// Waits up to shutdown_grace for workers to finish. A second SIGTERM/SIGINT cuts it short.
-    private func waitForDrain(_ engine: Engine, signals: sigset_t, graceMs: Int) -> Bool {
+    /// Other signals are still taken (and logged) meanwhile.
+    private func waitForDrain(_ engine: Engine, signals: SignalSet, graceMs: Int,
+                              ignored: inout IgnoredSignals) -> Bool {
         var remaining = graceMs
         while remaining > 0 {
             let slice = min(remaining, 100)
             if engine.wait(timeout: Double(slice) / 1000) { return true }
             remaining -= slice
-            let s = sigwait(signals, timeoutMs: 0)
-            if s == SIGTERM || s == SIGINT {
-                logger.notice("second signal: not waiting for the grace period")
-                return engine.wait(timeout: 0)
+            while let received = signals.wait(timeoutMs: 0) {
+                if received.signal == SIGTERM || received.signal == SIGINT {
+                    logger.notice("second signal: not waiting for the grace period", metadata: [
+                        "signal": "\(received.name)",
+                    ])
+                    return engine.wait(timeout: 0)
+                }
+                // SIGHUP too: a reload while draining would reopen the listeners; the drain wins.
+                takeOther(received, &ignored)
             }
+            _ = ignored.flush(nowMs: cfl_monotonic_ms())
         }
         return engine.wait(timeout: 0)
     }
@@ -229,20 +239,10 @@ struct Daemon {
         }
     }
 
-    /// sigtimedwait on the blocked set; -1 = wait forever. Returns the signal or 0 on timeout.
-    private func sigwait(_ set: sigset_t, timeoutMs: Int) -> Int32 {
-        var set = set
-        while true {
-            let s: Int32
-            if timeoutMs < 0 {
-                s = sigwaitinfo(&set, nil)
-            } else {
-                var ts = timespec(tv_sec: timeoutMs / 1000, tv_nsec: (timeoutMs % 1000) * 1_000_000)
-                s = sigtimedwait(&set, nil, &ts)
-            }
-            if s > 0 { return s }
-            if errno == EAGAIN { return 0 }
-            if errno != EINTR { return 0 }
-        }
+    /// Any signal but TERM, INT and HUP: SIGCHLD is an HA notify script ending (reaped by
+    /// the HA thread), anything else is logged and ignored.
+    private func takeOther(_ received: SignalSet.Received, _ ignored: inout IgnoredSignals) {
+        if received.signal == SIGCHLD { return }
+        ignored.record(received, nowMs: cfl_monotonic_ms())
     }
 }

@@ -1,26 +1,42 @@
 import ArgumentParser
+import FulcrumBuildInfo
 import FulcrumConfig
 import FulcrumSystem
 import FulcrumForwarding
 import Glibc
 import Logging
 
-let fulcrumVersion = "0.1.0"
+let fulcrumVersion = BuildInfo.version
+
+/// Blocked before anything else runs, argument parsing included, and before any thread exists;
+/// see ProcessSignals. Only `run` reads it.
+nonisolated(unsafe) private var blockedSignals: SignalSet? = nil
 
 @main
 struct Fulcrumd: ParsableCommand {
+    /// The process entry point: signals first, then ArgumentParser's main.
+    static func main() {
+        blockedSignals = ProcessSignals.blockAll()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "fulcrumd",
-        abstract: "Fulcrum: a Layer-4 TCP/UDP load balancer.",
+        abstract: "Fulcrum: a Layer-4 TCP/UDP load balancer with health checks, live reload and VRRP failover.",
         discussion: """
             Reads DIR/fulcrum.toml, then DIR/conf.d/*.toml in lexical order (later files win \
-            key by key), and forwards each listener's connections to its pool's members. \
+            key by key), and forwards each TCP listener's connections and each UDP listener's \
+            datagrams (a session per client) to its pool's members, skipping members its health \
+            monitor marks down. With an [ha] table it shares virtual IPs with a peer by VRRPv3 \
+            and takes them over when the peer fails. \
             SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace. \
             SIGHUP (or `fulcrumctl reload`) applies the configuration on disk in place, all of it \
             or none of it, without dropping a connection. Under systemd (Type=notify) it reports \
-            READY, RELOADING and STOPPING.
+            READY, RELOADING and STOPPING. Other signals (SIGUSR1, SIGALRM, ...) are logged \
+            with their sender and ignored. The status socket and `fulcrumctl` show and steer it \
+            while it runs.
             """,
-        version: fulcrumVersion)
+        version: BuildInfo.versionLine)
 
     @Option(name: .customLong("config-dir"), help: "Configuration directory.")
     var configDirectory = "/etc/fulcrum"
@@ -39,7 +55,13 @@ struct Fulcrumd: ParsableCommand {
     }
 
     func run() throws {
-        let signals = checkConfig ? sigset_t() : Daemon.blockSignals()
+        let signals = blockedSignals ?? ProcessSignals.blockAll()
+        if checkConfig {
+            // A one-shot command still ends on Ctrl-C (or a TERM from a timeout wrapper); a stray
+            // SIGHUP (a terminal closing, a reload aimed at the daemon) must not end it: it
+            // stays blocked, as do the others, and is discarded at exit.
+            ProcessSignals.unblock([SIGINT, SIGTERM, SIGQUIT])
+        }
         let loaded: LoadedConfig
         do {
             // Accounts are checked here too: a misspelt [process] user shows in --check-config.

@@ -42,7 +42,14 @@ final class HATakeoverTests: HATestCase {
         let n1 = try makeNode(0, priority: 200), n2 = try makeNode(1, priority: 100)
         for n in [n1, n2] {
             let script = n.dir.filePath("notify.sh")
-            try n.dir.write("notify.sh", "#!/bin/sh\necho \"$1 $2\" >> \(n.dir.filePath("notify.log"))\n")
+            // Also the signal mask and ignored set it runs with (grep is its child and inherits
+            // both): fulcrumd blocks nearly every signal, and must not pass that on.
+            try n.dir.write("notify.sh", """
+                #!/bin/sh
+                grep -E '^Sig(Blk|Ign):' /proc/self/status > \(n.dir.filePath("notify.signals"))
+                echo "$1 $2" >> \(n.dir.filePath("notify.log"))
+
+                """)
             chmod(script, 0o755)
             try writeHA(n, priority: n.index == 0 ? 200 : 100, extra: ["notify = \"\(script)\""])
         }
@@ -104,6 +111,18 @@ final class HATakeoverTests: HATestCase {
                 return last == want
             }
             XCTAssertEqual(last, want, "\(n.name)'s notify command's last call")
+            // Signals 32 and 33 are glibc's own (thread cancellation, setxid): its posix_spawn
+            // always leaves them ignored in the child, and no program can use them.
+            let signals = (try? String(contentsOfFile: n.dir.filePath("notify.signals"), encoding: .utf8)) ?? ""
+            let masks = Dictionary(uniqueKeysWithValues: signals.split(separator: "\n").compactMap { line -> (String, UInt64)? in
+                let parts = line.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, let value = UInt64(parts[1].trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+                return (String(parts[0]), value)
+            })
+            let glibcInternal: UInt64 = (1 << 31) | (1 << 32)
+            XCTAssertEqual(masks["SigBlk"], 0, "\(n.name)'s notify command must start with no signal blocked: \(signals)")
+            XCTAssertEqual(masks["SigIgn"].map { $0 & ~glibcInternal }, 0,
+                           "\(n.name)'s notify command must start with no signal ignored: \(signals)")
         }
     }
 
