@@ -21,6 +21,9 @@ Chaos: every 15 s one member (t1 t2 t3 u1 u2 in turn) is SIGKILLed and restarted
 port; every 20 s a SIGHUP reload, alternately changing t1's weight (1 <-> 3) and adding or removing
 t4. A reload counts as ok when fulcrumd logs "configuration reloaded" within 10 s.
 
+SOAK_CORRUPT_MEMBER=t2 makes member t2 flip one bit in the second 64 KiB of every stream it
+generates: a check of the harness itself, which must then fail with "corruption".
+
 Every 10 s one line: elapsed, fulcrumd RSS and descriptors, TCP ok/errors/corrupt, UDP
 ok/lost/corrupt, reloads ok/failed, member kills. Exit 1 on:
   - any corrupt byte (a reply that differs from what was sent or generated: never excusable);
@@ -103,7 +106,9 @@ def serve_tcp_client(conn: socket.socket) -> None:
             return
         mode, size, seed = HEADER.unpack(header)
         if mode == b"G":
-            for chunk in generated(seed, size):
+            for i, chunk in enumerate(generated(seed, size)):
+                if CORRUPT and i == 1:  # the harness's own check (SOAK_CORRUPT_MEMBER)
+                    chunk = bytes([chunk[0] ^ 1]) + chunk[1:]
                 conn.sendall(chunk)
         elif mode == b"H":
             h, got = hashlib.sha256(), 0
@@ -114,6 +119,9 @@ def serve_tcp_client(conn: socket.socket) -> None:
                 h.update(b)
                 got += len(b)
             conn.sendall(h.digest())
+
+
+CORRUPT = False
 
 
 def run_member(kind: str, port: int) -> None:
@@ -191,7 +199,8 @@ class Soak:
 
     def start_member(self, name: str) -> None:
         kind, port = ("tcp", TCP_MEMBERS[name]) if name in TCP_MEMBERS else ("udp", UDP_MEMBERS[name])
-        p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "member", kind, str(port)],
+        corrupt = ["corrupt"] if os.environ.get("SOAK_CORRUPT_MEMBER") == name else []
+        p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "member", kind, str(port)] + corrupt,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.members[name] = p
         deadline = time.monotonic() + 10
@@ -456,7 +465,7 @@ class Soak:
 
         # Verdicts.
         if c["tcp_corrupt"] or c["udp_corrupt"]:
-            problems.append(f"corruption: {c['tcp_corrupt']} TCP, {c['udp_corrupt']} UDP: " + "; ".join(self.stats.corruptions))
+            problems.append(f"corruption: {c['tcp_corrupt']} TCP, {c['udp_corrupt']} UDP: " + "; ".join(self.stats.corruptions[:5]))
         if c["reload_failed"]:
             problems.append(f"{c['reload_failed']} failed reloads")
         unexcused = [f for f in self.stats.failures if not self.excused(f[0], f[1], f[2])]
@@ -513,6 +522,8 @@ class Soak:
 
 def main() -> int:
     if len(sys.argv) >= 2 and sys.argv[1] == "member":
+        global CORRUPT
+        CORRUPT = sys.argv[4:] == ["corrupt"]
         run_member(sys.argv[2], int(sys.argv[3]))
         return 0
     ap = argparse.ArgumentParser(description="fulcrumd soak test")
