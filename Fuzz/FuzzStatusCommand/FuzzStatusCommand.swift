@@ -28,8 +28,8 @@ private func check(_ line: Substring) {
     switch StatusCommand.parse(line) {
     case .success(let command):
         checkValues(command)
-        let again = StatusCommand.parse(wireLine(command)[...])
-        invariant(again == .success(command), "\(command) written as \"\(wireLine(command))\" parses to \(again)")
+        let again = StatusCommand.parse(command.wireLine[...])
+        invariant(again == .success(command), "\(command) written as \"\(command.wireLine)\" parses to \(again)")
     case .failure(let error):
         invariant(!error.message.isEmpty, "empty error message")
         invariant(error.message.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F },
@@ -54,24 +54,6 @@ private func checkValues(_ command: StatusCommand) {
         invariant((0...256).contains(weight), "weight \(weight) out of 0...256")
     default:
         break
-    }
-}
-
-/// The line fulcrumctl sends for a command (a copy of Sources/fulcrumctl/WireLine.swift,
-/// which lives in the executable and cannot be imported).
-private func wireLine(_ command: StatusCommand) -> String {
-    switch command {
-    case .help: return "help"
-    case .showInfo: return "show info"
-    case let .showStat(json): return json ? "show stat json" : "show stat"
-    case let .showMembers(pool): return pool.map { "show members \($0)" } ?? "show members"
-    case .showHA: return "show ha"
-    case .showMetrics: return "show metrics"
-    case let .setState(pool, member, state): return "set member \(pool)/\(member) state \(state.rawValue)"
-    case let .setWeight(pool, member, weight): return "set member \(pool)/\(member) weight \(weight)"
-    case let .shutdownSessions(pool, member): return "shutdown sessions member \(pool)/\(member)"
-    case .reload: return "reload"
-    case .quit: return "quit"
     }
 }
 

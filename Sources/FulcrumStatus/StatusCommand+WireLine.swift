@@ -1,10 +1,9 @@
-import FulcrumStatus
-
 /// The text of a command as sent on the socket: the inverse of `StatusCommand.parse`, which
-/// the daemon runs on it. Building lines from the shared enum keeps fulcrumctl and the daemon
-/// on one grammar (a renamed case breaks this file at compile time, not in production).
+/// the daemon runs on it. fulcrumctl builds its lines from the shared enum, which keeps it and
+/// the daemon on one grammar (a renamed case breaks this file at compile time, not in
+/// production); the status-command fuzz target checks parse(wireLine) round trips.
 extension StatusCommand {
-    var wireLine: String {
+    public var wireLine: String {
         switch self {
         case .help: return "help"
         case .showInfo: return "show info"
