@@ -97,7 +97,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // libFuzzer target for the config loader (scripts/fuzz config); a replayer when built plainly.
-        .executableTarget(name: "fuzz-config", dependencies: ["FulcrumConfig"], path: "Fuzz/FuzzConfig"),
+        .executableTarget(name: "fuzz-config", dependencies: ["FulcrumConfig", "FuzzSupport"], path: "Fuzz/FuzzConfig"),
         // The other fuzz targets (scripts/fuzz TARGET), replayers when built plainly; FuzzSupport
         // is their invariant check and file replay, compiled into each harness when fuzzing.
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),

@@ -19,27 +19,10 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 }
 
 #if !FUZZING
-import Glibc
+import FuzzSupport
 
 @main
 struct Replay {
-    static func main() {
-        for path in CommandLine.arguments.dropFirst() {
-            guard let file = fopen(path, "rb") else {
-                print("\(path): cannot open")
-                continue
-            }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&chunk, 1, chunk.count, file)
-                if n <= 0 { break }
-                bytes += chunk[0..<n]
-            }
-            fclose(file)
-            _ = bytes.withUnsafeBufferPointer { fuzzConfig($0.baseAddress, $0.count) }
-            print("\(path): \(bytes.count) bytes, no crash")
-        }
-    }
+    static func main() { replayFiles(fuzzConfig) }
 }
 #endif
