@@ -14,25 +14,9 @@ final class UDPAllocationTests: XCTestCase {
     func testSteadyStateDatagramsAllocateNothing() throws {
         let member = try UDPEchoMember()
         defer { member.stop() }
-        let listenFD = try Datagram.makeListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
-        let port = Socket.localEndpoint(listenFD)!.port
-        let config = Config(
-            workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
-            listeners: [Listener(name: "u", transport: .udp, address: .v4(0x7F00_0001), port: port, defaultPool: "p",
-                                 allowedCIDRs: [CIDR("127.0.0.0/8")!])],
-            pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: member.port)])])
-        let worker = try Worker(index: 0, workerCount: 1, plan: ForwardingPlan(config: config), listenFDs: [],
-                                udpListenFDs: [listenFD], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            cac_track_current_thread()
-            worker.run()
-            done.signal()
-        }.start()
-        defer {
-            worker.stop()
-            XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "worker did not stop")
-        }
+        let tracked = try TrackedUDPWorker(memberPort: member.port, allowedCIDRs: [CIDR("127.0.0.0/8")!])
+        defer { XCTAssertTrue(tracked.stop(), "worker did not stop") }
+        let (worker, port) = (tracked.worker, tracked.port)
         let clients = try (0..<8).map { _ in try UDPClient(port: port) }
         defer { clients.forEach { $0.close() } }
         // Warm up: every client gets its session.
@@ -54,24 +38,9 @@ extension UDPAllocationTests {
     func testDatagramsAllocateNothingOnceTheSessionTableHasGrown() throws {
         let member = try UDPEchoMember()
         defer { member.stop() }
-        let listenFD = try Datagram.makeListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
-        let port = Socket.localEndpoint(listenFD)!.port
-        let config = Config(
-            workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
-            listeners: [Listener(name: "u", transport: .udp, address: .v4(0x7F00_0001), port: port, defaultPool: "p")],
-            pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: member.port)])])
-        let worker = try Worker(index: 0, workerCount: 1, plan: ForwardingPlan(config: config), listenFDs: [],
-                                udpListenFDs: [listenFD], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            cac_track_current_thread()
-            worker.run()
-            done.signal()
-        }.start()
-        defer {
-            worker.stop()
-            XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "worker did not stop")
-        }
+        let tracked = try TrackedUDPWorker(memberPort: member.port)
+        defer { XCTAssertTrue(tracked.stop(), "worker did not stop") }
+        let (worker, port) = (tracked.worker, tracked.port)
         // More clients than the table's first slots: it doubles (256 -> 512 -> 1024).
         let clientCount = UDPSessionTable.defaultInitialCapacity * 2 + 100
         let clients = try (0..<clientCount).map { _ in try UDPClient(port: port) }
@@ -86,6 +55,38 @@ extension UDPAllocationTests {
         let allocations = cac_allocations()
         XCTAssertEqual(allocations, 0, "\(allocations) heap allocations on the worker thread over \(3 * clientCount) round trips")
         XCTAssertEqual(worker.counters.udpListeners[0].sessionsCreated, clientCount, "no session lost in the growth")
+    }
+}
+
+/// One worker forwarding a UDP listener on 127.0.0.1 to a member on `memberPort`, run on a
+/// thread the allocation counter tracks (it counts that thread only).
+final class TrackedUDPWorker {
+    let worker: Worker
+    let port: UInt16
+    private let done = DispatchSemaphore(value: 0)
+
+    init(memberPort: UInt16, allowedCIDRs: [CIDR] = []) throws {
+        let listenFD = try Datagram.makeListener(Endpoint(address: .v4(0x7F00_0001), port: 0))
+        port = Socket.localEndpoint(listenFD)!.port
+        let config = Config(
+            workers: 1, shutdownGraceMs: 0, pipeSize: 65536, statusSocket: "/tmp/unused.sock",
+            listeners: [Listener(name: "u", transport: .udp, address: .v4(0x7F00_0001), port: port, defaultPool: "p",
+                                 allowedCIDRs: allowedCIDRs)],
+            pools: [Pool(name: "p", members: [Member(name: "m", address: .v4(0x7F00_0001), port: memberPort)])])
+        worker = try Worker(index: 0, workerCount: 1, plan: ForwardingPlan(config: config), listenFDs: [],
+                            udpListenFDs: [listenFD], logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let (worker, done) = (worker, done)
+        Thread {
+            cac_track_current_thread()
+            worker.run()
+            done.signal()
+        }.start()
+    }
+
+    /// Stops the worker; false when it has not ended within 10 s.
+    func stop() -> Bool {
+        worker.stop()
+        return done.wait(timeout: .now() + 10) == .success
     }
 }
 
