@@ -241,21 +241,16 @@ free_port() {
 member_port="$(free_port)"
 (cd "$member_dir" && exec python3 -m http.server --bind 127.0.0.1 "$member_port" >/dev/null 2>&1) &
 pids+=($!)
-cat > "$run_conf/fulcrum.toml" <<EOF
-shutdown_grace = 1000
-[status]
-socket = "$run_dir/status.sock"
-[listener.web]
-protocol = "TCP"
-address = "127.0.0.1"
-protocol_port = 80
-default_pool = "web"
-[pool.web]
-lb_algorithm = "ROUND_ROBIN"
-[pool.web.members.m1]
-address = "127.0.0.1"
-protocol_port = $member_port
-EOF
+# web_on_port_80 MEMBER_PORT: a TCP listener on 127.0.0.1:80 whose pool is one member.
+web_on_port_80() {
+    printf '%s\n' '[listener.web]' 'protocol = "TCP"' 'address = "127.0.0.1"' 'protocol_port = 80' \
+        'default_pool = "web"' '[pool.web]' 'lb_algorithm = "ROUND_ROBIN"' '[pool.web.members.m1]' \
+        'address = "127.0.0.1"' "protocol_port = $1"
+}
+{
+    printf '%s\n' 'shutdown_grace = 1000' '[status]' "socket = \"$run_dir/status.sock\""
+    web_on_port_80 "$member_port"
+} > "$run_conf/fulcrum.toml"
 chmod -R a+rX "$run_conf"
 caps="+net_bind_service,+net_admin,+net_raw"
 as_unit() {
@@ -432,18 +427,7 @@ TOML
             bash -c "! nsenter -t '$init_pid' -a systemctl reload fulcrum.service"
         check "the service is still active after the refused reload" in_container systemctl is-active --quiet fulcrum.service
         rm -f "$chroot_dir/etc/fulcrum/conf.d/60-bad.toml"
-        cat > "$chroot_dir/etc/fulcrum/conf.d/50-web.toml" <<TOML
-[listener.web]
-protocol = "TCP"
-address = "127.0.0.1"
-protocol_port = 80
-default_pool = "web"
-[pool.web]
-lb_algorithm = "ROUND_ROBIN"
-[pool.web.members.m1]
-address = "127.0.0.1"
-protocol_port = $member_port
-TOML
+        web_on_port_80 "$member_port" > "$chroot_dir/etc/fulcrum/conf.d/50-web.toml"
         check "systemctl reload applies a drop-in with a listener on port 80" in_container systemctl reload fulcrum.service
         body=""
         for _ in $(seq 1 50); do
