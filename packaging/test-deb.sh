@@ -196,7 +196,11 @@ check "_fulcrum's home /nonexistent was not created" \
     bash -c "test '$(cut -d: -f6 <<<"$passwd_line")' = /nonexistent && ! test -e /nonexistent"
 check "group _fulcrum exists and is _fulcrum's primary group" \
     test "$(getent group _fulcrum | cut -d: -f3)" = "$(cut -d: -f4 <<<"$passwd_line")"
-check "fulcrumd --version prints $upstream" bash -c "/usr/sbin/fulcrumd --version | grep -qx '$upstream'"
+# The release and the commit it was built from ("0.1.0 (git 1a2b3c4d5e6f)"): build-deb.sh records
+# the commit in its copy of the tree, which has no .git.
+version_line="$upstream \\(git [0-9a-f]{12}\\)"
+check "fulcrumd --version prints $upstream and the commit" bash -c "/usr/sbin/fulcrumd --version | grep -qxE '$version_line'"
+check "fulcrumctl --version prints $upstream and the commit" bash -c "/usr/bin/fulcrumctl --version | grep -qxE '$version_line'"
 check "fulcrumctl --help" bash -c "/usr/bin/fulcrumctl --help | grep -q 'USAGE: fulcrumctl'"
 check "the shipped configuration passes --check-config" /usr/sbin/fulcrumd --check-config --config-dir /etc/fulcrum
 check "/etc/fulcrum is 0755 root:root" test "$(stat -c '%a %U:%G' /etc/fulcrum)" = "755 root:root"
@@ -483,7 +487,7 @@ if [ "${FULCRUM_DEB_CHROOT:-1}" != 0 ]; then
         echo "apt-get install in the chroot: $((SECONDS - t0)) s"
         check "the chroot has no Swift toolchain or runtime" \
             bash -c "! find '$chroot_dir' -xdev \( -name 'libswift*' -o -name 'swift' -o -name 'libFoundation*.so' \) | grep -q ."
-        check "chroot: fulcrumd --version" bash -c "chroot '$chroot_dir' /usr/sbin/fulcrumd --version | grep -qx '$upstream'"
+        check "chroot: fulcrumd --version" bash -c "chroot '$chroot_dir' /usr/sbin/fulcrumd --version | grep -qxE '$version_line'"
         check "chroot: fulcrumd --check-config on the shipped configuration" \
             chroot "$chroot_dir" /usr/sbin/fulcrumd --check-config --config-dir /etc/fulcrum
         check "chroot: user _fulcrum created" chroot "$chroot_dir" getent passwd _fulcrum
