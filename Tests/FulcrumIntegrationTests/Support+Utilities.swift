@@ -55,7 +55,20 @@ func startThread(name: String = "fulcrum-it", _ body: @escaping () -> Void) {
     thread.start()
 }
 
-/// Runs `body` on `count` threads concurrently; returns false if they did not all finish in time.
+/// How much longer than a plain build the time budgets of whole client runs may take.
+/// scripts/sanitize sets FULCRUM_TEST_TIME_SCALE: sanitizers slow the test process and fulcrumd
+/// alike (measured: testMixedSizeMessagesIntegrity 8 s plain, 162 s under TSan here and over
+/// 240 s on a CI machine, where its 120 s budget per half ran out with nothing wrong).
+let testTimeScale: Double = {
+    guard let text = ProcessInfo.processInfo.environment["FULCRUM_TEST_TIME_SCALE"] else { return 1 }
+    guard let value = Double(text), value >= 1 else {
+        fatalError("FULCRUM_TEST_TIME_SCALE=\(text): expected a number of at least 1")
+    }
+    return value
+}()
+
+/// Runs `body` on `count` threads concurrently; returns false if they did not all finish in time
+/// (`timeout` seconds, times `testTimeScale`).
 func runConcurrently(_ count: Int, timeout: Double, _ body: @escaping (Int) -> Void) -> Bool {
     let group = DispatchGroup()
     for index in 0..<count {
@@ -65,7 +78,7 @@ func runConcurrently(_ count: Int, timeout: Double, _ body: @escaping (Int) -> V
             group.leave()
         }
     }
-    return group.wait(timeout: .now() + timeout) == .success
+    return group.wait(timeout: .now() + timeout * testTimeScale) == .success
 }
 
 extension SHA256Digest {
