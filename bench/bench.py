@@ -21,14 +21,14 @@ import time
 
 from benchlib import common
 from benchlib.common import (BACKEND_PORTS, BENCH_DIR, CONTENDERS, FORMATS, HOLD_CONTROL_PORT,
-    LABELS, MEM_SECONDS, METRICS, MeasureError, OVERHEAD, PEERS, PORTS, RESTART_SECONDS,
-    StartError, TASKS, TASK_LABELS, log)
+    CPU_TASKS, CPU_UNITS, LABELS, LIMITS, MEM_SECONDS, METRICS, MeasureError, OVERHEAD, PEERS, PORTS,
+    RESTART_SECONDS, StartError, TASKS, TASK_LABELS, log)
 from benchlib.procs import Registry, check_echo, check_http, listening
-from benchlib.contenders import (Contender, Direct, Fulcrum, HAProxy, NginxStream, haproxy_maxconn,
-    note_death, start_backends)
+from benchlib.contenders import (Contender, Direct, Fulcrum, HAProxy, LimitCopy, LimitSplice, NginxStream,
+    haproxy_maxconn, note_death, start_backends)
 from benchlib.measure import Bench
-from benchlib.report import (cpu_busy, cpu_model, fmt_secs, git_state, ratio_cell, render_table,
-    tool_version)
+from benchlib.report import (cost_ratio, cpu_busy, cpu_model, fmt_cost, fmt_secs, git_state,
+    limit_ratio_cell, ratio_cell, render_cpu_table, render_table, tool_version)
 
 
 # --------------------------------------------------------------------------------------------
@@ -38,7 +38,8 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=4, help="seconds per measurement (default 4)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s measurements")
     ap.add_argument("--mem-conns", type=int, default=3000, help="idle connections for the memory rows (default 3000)")
-    ap.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated subset to run")
+    ap.add_argument("--contenders", default=",".join(CONTENDERS),
+                    help=f"comma-separated subset to run ({','.join(CONTENDERS)})")
     ap.add_argument("--tasks", default=",".join(TASKS),
                     help=f"comma-separated subset of measurements ({','.join(TASKS)})")
     ap.add_argument("--fulcrum-bin", default=os.environ.get("FULCRUM_BIN", ""))
@@ -90,6 +91,12 @@ def main() -> int:
         "direct": Direct(workdir), "haproxy": HAProxy(workdir), "nginx": NginxStream(workdir),
         "fulcrum": Fulcrum(workdir, args.fulcrum_bin, workers, fulcrum_udp, args.fulcrum_build_error),
     }
+    # The limit contenders are compiled (bench/limit/*.c, into the run's directory) only when selected.
+    for name, cls in (("limit-splice", LimitSplice), ("limit-copy", LimitCopy)):
+        if name in selected:
+            all_c[name] = cls(workdir)
+            if all_c[name].build_error:
+                log(f"==> {all_c[name].build_error}: {name}'s cells will show 'error'")
     contenders = {k: v for k, v in all_c.items() if k in selected}
     backends: dict = {}
     started = time.monotonic()
@@ -194,6 +201,9 @@ def main() -> int:
                         raw_extra[cname][task].append({"round": r + 1, **res})
                         shown = ", ".join(f"{key} {FORMATS[key].format(val)}" for key, val in res.items()
                                           if key in FORMATS)
+                        if "_cpu_us_per_unit" in res:
+                            shown += (f"; cpu {fmt_cost(res['_cpu_us_per_unit'])} µs, "
+                                      f"{fmt_cost(res['_ctxsw_per_unit'])} ctx sw per {res['_unit']}")
                         log(f"{prefix()} {shown}")
                     if not c.alive():
                         note_death(c, f"during {TASK_LABELS[task]} (round {r + 1})")
@@ -237,7 +247,27 @@ def main() -> int:
                 medians[cname][key] = "error"
             else:
                 medians[cname][key] = "—"
-    table = render_table(medians, errors, args.mem_conns)
+    table = render_table(medians, errors, args.mem_conns, selected)
+
+    # CPU and context switches per unit of work: medians over the rounds of the per-round ratios.
+    cpu_per_unit: dict = {c: {} for c in CONTENDERS if c != "direct"}
+    ctxsw_per_unit: dict = {c: {} for c in CONTENDERS if c != "direct"}
+    for cname in cpu_per_unit:
+        for task in CPU_TASKS:
+            per_round = [d for d in raw_extra[cname][task] if "_cpu_us_per_unit" in d]
+            if per_round:
+                cpu_per_unit[cname][task] = statistics.median(d["_cpu_us_per_unit"] for d in per_round)
+                ctxsw_per_unit[cname][task] = statistics.median(d["_ctxsw_per_unit"] for d in per_round)
+            else:
+                failed_task = (cname in contenders and task in tasks and bench.applies(cname, task) and
+                               (contenders[cname].error or raw_extra[cname][task] or
+                                any(e["task"] in (task, "start", "down") for e in errors[cname])))
+                cpu_per_unit[cname][task] = ctxsw_per_unit[cname][task] = "error" if failed_task else "—"
+    cpu_ratios = {task: {what: {p: cost_ratio(vals["fulcrum"].get(task), vals[p].get(task))[0] for p in PEERS}
+                         for what, vals in (("cpu", cpu_per_unit), ("ctxsw", ctxsw_per_unit))}
+                  for task in CPU_TASKS}
+    cpu_tasks = [t for t in CPU_TASKS if t in tasks]
+    cpu_table = render_cpu_table(cpu_per_unit, ctxsw_per_unit, tasks, selected) if cpu_tasks else ""
     total = time.monotonic() - started
     log("")
     log(f"Fulcrum vs HAProxy vs nginx on loopback — median of {args.rounds} round(s), {args.duration} s per "
@@ -245,6 +275,9 @@ def main() -> int:
     log(table)
     log("↑ higher is better, ↓ lower is better. Ratio = Fulcrum ÷ best of HAProxy and nginx for that row; "
         "✓ = Fulcrum meets it (≥ 1.00 on ↑ rows, ≤ 1.00 on ↓ rows).")
+    if any(c in selected for c in LIMITS):
+        log("Fulcrum ÷ limit = Fulcrum ÷ the better of the limit contenders (bench/limit/) that ran the row. "
+            "limit-splice is TCP only; neither limit runs the memory rows.")
     if not fulcrum_udp:
         log("Fulcrum's UDP cells are — because FULCRUM_UDP=0 (no UDP listeners for it). "
             "HAProxy does not proxy UDP.")
@@ -259,6 +292,14 @@ def main() -> int:
         for cname, errs in failed.items():
             for e in errs:
                 log(f"  {LABELS[cname]} round {e['round']} {e['task']}: {e['error'].splitlines()[0][:300]}")
+    if cpu_table:
+        log("")
+        log("CPU and context switches per unit of work — each proxy's process group, over the client tool's run; "
+            "median of the rounds")
+        log(cpu_table)
+        log("Lower is better. Ratio = Fulcrum ÷ that peer; ✓ = Fulcrum uses no more (≤ 1.00). "
+            "MB = 1e6 bytes received; conn/req = wrk's completed requests; round trip = sockperf's "
+            "[Total Run] ReceivedMessages; 1k dgrams = 1000 datagrams delivered to the iperf3 receiver.")
     if bench.warnings:
         log("Warnings:")
         for w in bench.warnings:
@@ -269,9 +310,13 @@ def main() -> int:
             log(f"  {l}")
 
     ratios = {}
+    limit_ratios = {}
     for key, label, unit, better, task, fmt in METRICS:
         r, cell = ratio_cell(medians["fulcrum"].get(key), [medians[p].get(key) for p in PEERS], better)
         ratios[key] = {"ratio": r, "cell": cell, "better": better}
+        r, cell = limit_ratio_cell(medians["fulcrum"].get(key),
+                                   [medians[c].get(key) for c in LIMITS if c in selected], better)
+        limit_ratios[key] = {"ratio": r, "cell": cell, "better": better}
     result = {
         "date": t0.isoformat(timespec="seconds"),
         "total_seconds": round(total, 1),
@@ -282,6 +327,8 @@ def main() -> int:
             "fulcrum": all_c["fulcrum"].version(), "fulcrum_git": git_state(),
             "iperf3": tool_version(["iperf3", "--version"]), "wrk": tool_version(["wrk", "--version"]),
             "sockperf": tool_version(["sockperf", "--version"]).replace("sockperf: ", ""),
+            "cc": tool_version(["cc", "--version"]),
+            **{c: all_c[c].version() for c in LIMITS if c in all_c},
         },
         "settings": {"rounds": args.rounds, "duration_s": args.duration, "mem_conns": args.mem_conns,
                      "fulcrum_workers": workers, "fulcrum_udp": fulcrum_udp, "contenders": selected, "tasks": tasks,
@@ -289,11 +336,15 @@ def main() -> int:
                      "ports": PORTS},
         "metrics": [{"key": k, "label": l, "unit": u, "better": b} for k, l, u, b, _, _ in METRICS],
         "raw": raw, "raw_detail": raw_extra, "medians": medians, "ratios": ratios,
+        "limit_ratios": limit_ratios,
+        "cpu_units": {t: CPU_UNITS[t] for t in CPU_TASKS}, "clock_ticks_per_s": os.sysconf("SC_CLK_TCK"),
+        "cpu_per_unit": cpu_per_unit, "ctxsw_per_unit": ctxsw_per_unit, "cpu_ratios": cpu_ratios,
         "errors": errors, "warnings": bench.warnings,
         "events": {c.name: c.events for c in contenders.values() if c.events},
         "fulcrum_exit_stats": fulcrum_stats,
         "interrupted": interrupted,
         "table": table,
+        "cpu_table": cpu_table,
     }
     with open(args.json, "w") as f:
         json.dump(result, f, indent=2, ensure_ascii=False)

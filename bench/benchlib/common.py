@@ -17,10 +17,16 @@ PORTS = {
     "haproxy": {"iperf": 22201, "http": 22080, "sockperf": 22111, "hold": 22200},
     "nginx": {"iperf": 23201, "http": 23080, "sockperf": 23111, "hold": 23200},
     "fulcrum": {"iperf": 24201, "http": 24080, "sockperf": 24111, "hold": 24200},
+    "limit-splice": {"iperf": 27201, "http": 27080, "sockperf": 27111, "hold": 27200},
+    "limit-copy": {"iperf": 28201, "http": 28080, "sockperf": 28111, "hold": 28200},
 }
-CONTENDERS = ["direct", "haproxy", "nginx", "fulcrum"]
-LABELS = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "fulcrum": "Fulcrum"}
+CONTENDERS = ["direct", "haproxy", "nginx", "fulcrum", "limit-splice", "limit-copy"]
+LABELS = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "fulcrum": "Fulcrum",
+          "limit-splice": "limit-splice", "limit-copy": "limit-copy"}
 PEERS = ["haproxy", "nginx"]
+# Reference proxies (bench/limit/): the ceiling of a user-space proxy on this machine. They are
+# extra columns, never a "peer"; "Fulcrum ÷ limit" uses the better of those that ran the row.
+LIMITS = ["limit-splice", "limit-copy"]
 
 # Tasks in the order they run inside a round. Each task yields one or more metrics.
 TASKS = ["tcp1", "tcp8", "conn", "rr", "tcp_pp", "udp_rate", "udp_pp", "mem"]
@@ -50,6 +56,11 @@ FORMATS = {m[0]: m[5] + " " + m[2] for m in METRICS}
 # used only for the time estimate printed up front.
 OVERHEAD = {"tcp1": 0.2, "tcp8": 0.2, "conn": 0.1, "rr": 0.1, "tcp_pp": 2.2, "udp_rate": 0.2,
             "udp_pp": 2.2}
+# CPU and context switches per unit of work (second table): the unit each traffic task's work is
+# counted in, and the label printed for it.
+CPU_TASKS = ["tcp1", "tcp8", "conn", "rr", "tcp_pp", "udp_rate", "udp_pp"]
+CPU_UNITS = {"tcp1": "MB", "tcp8": "MB", "conn": "conn", "rr": "req", "tcp_pp": "round trip",
+             "udp_rate": "1k dgrams", "udp_pp": "round trip"}
 MEM_SECONDS = 1.5
 RESTART_SECONDS = 1.0
 

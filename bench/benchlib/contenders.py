@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -314,6 +316,79 @@ class Fulcrum(Contender):
             return ""
         r = subprocess.run([self.binary, "--version"], capture_output=True, text=True)
         return (r.stdout or r.stderr).strip()
+
+
+class LimitProxy(Contender):
+    """A reference proxy from bench/limit/, compiled at start-up into the run's directory: one
+    process per proxied port, all children of one bash in one process group (so the group's CPU
+    is the proxy's CPU, and one kill stops them all). `wait -n`: if any of them exits, bash exits
+    too and the harness sees the contender as dead."""
+    source = ""
+    cflags: list[str] = []
+    memory = False   # a ceiling for traffic, CPU and latency; the memory rows are not its job
+
+    def __init__(self, workdir: str):
+        super().__init__(workdir)
+        self.binary, self.build_error = compile_limit(self.source, self.dir, self.cflags)
+
+    def processes(self) -> list[list[str]]:
+        raise NotImplementedError
+
+    def command(self):
+        script = " ".join(shlex.join(argv) + " &" for argv in self.processes()) + " wait -n; exit 1"
+        with open(os.path.join(self.dir, "run.sh"), "w") as f:
+            f.write(script + "\n")
+        return (["bash", "-c", script], os.path.join(self.dir, f"{self.name}-{self.starts}.log"))
+
+    def start(self) -> None:
+        if self.build_error:
+            self.starts += 1
+            raise StartError(self.build_error)
+        super().start()
+
+    def ok_exit_codes(self) -> set:
+        return {-signal.SIGTERM, 143}
+
+    def version(self) -> str:
+        return f"bench/limit/{self.source}, {' '.join(['cc'] + self.cflags)}"
+
+
+class LimitSplice(LimitProxy):
+    """bench/limit/splice_proxy.c (copied from the shared bench-limit directory): epoll + splice,
+    TCP only."""
+    name = "limit-splice"
+    source = "splice_proxy.c"
+    cflags = ["-O2"]
+
+    def processes(self):
+        return [[self.binary, str(port), str(BACKEND_PORTS[svc])] for svc, port in self.ports.items()]
+
+
+class LimitCopy(LimitProxy):
+    """bench/limit/copy_proxy.c: epoll + recv/send (TCP) and recvfrom/sendto (UDP)."""
+    name = "limit-copy"
+    source = "copy_proxy.c"
+    cflags = ["-O2", "-Wall", "-Werror"]
+    udp = True
+
+    def processes(self):
+        procs = [[self.binary, "tcp", str(port), str(BACKEND_PORTS[svc])] for svc, port in self.ports.items()]
+        procs += [[self.binary, "udp", str(self.ports[svc]), str(BACKEND_PORTS[svc])] for svc in ("iperf", "sockperf")]
+        return procs
+
+
+def compile_limit(source: str, outdir: str, cflags: list[str]) -> tuple[str, str | None]:
+    """Compiles bench/limit/SOURCE into OUTDIR; returns (binary, None) or ("", why not)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return "", f"no C compiler (cc/gcc) to build bench/limit/{source}"
+    out = os.path.join(outdir, os.path.splitext(source)[0])
+    argv = [cc] + cflags + ["-o", out, os.path.join(BENCH_DIR, "limit", source)]
+    r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        last = (r.stdout + r.stderr).strip().splitlines()[-3:]
+        return "", f"{' '.join(argv)} failed: {' | '.join(last)}"
+    return out, None
 
 
 def exit_text(code: int | None) -> str:

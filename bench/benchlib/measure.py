@@ -6,8 +6,8 @@ import re
 import socket
 import time
 
-from .common import HOST, LABELS, MeasureError, TASK_LABELS
-from .procs import hold_count, pipe_usage, rss_kib, run_tool
+from .common import CPU_TASKS, CPU_UNITS, HOST, LABELS, MeasureError, TASK_LABELS
+from .procs import CpuWindow, hold_count, pipe_usage, rss_kib, run_tool
 from .contenders import Contender, restart_iperf_server
 
 # --------------------------------------------------------------------------------------------
@@ -30,6 +30,40 @@ class Bench:
         return True
 
     def run_task(self, cname: str, task: str) -> dict:
+        """One measurement. For a proxy contender and a traffic task it also reads the CPU time
+        and context switches of the contender's process group over exactly the client tool's run,
+        and divides them by the work done in that run (the `_cpu_*` / `_ctxsw*` keys)."""
+        c = self.c[cname]
+        window = CpuWindow(c.proc.pid) if (task in CPU_TASKS and c.proc is not None) else None
+        res = self.measure(cname, task, window)
+        if window is not None:
+            w = window.result()
+            units = self.units(task, res)
+            res.update({"_cpu_ticks": w["ticks"], "_cpu_us": w["cpu_us"], "_ctxsw": w["ctxsw"],
+                        "_cpu_processes": w["processes"], "_cpu_window_s": w["window_s"],
+                        "_units": units, "_unit": CPU_UNITS[task]})
+            if w["gone"]:   # their CPU would be missing: no per-unit figures for this round
+                self.warnings.append(f"{LABELS[cname]} {TASK_LABELS[task]}: processes {w['gone']} exited during "
+                                     "the measured window; no CPU figures for it")
+            elif units and units > 0:
+                res["_cpu_us_per_unit"] = w["cpu_us"] / units
+                res["_ctxsw_per_unit"] = w["ctxsw"] / units
+        return res
+
+    @staticmethod
+    def units(task: str, res: dict) -> float | None:
+        """The work done in the measured window, in the task's CPU unit (common.CPU_UNITS)."""
+        if task in ("tcp1", "tcp8"):
+            return res["_bytes"] / 1e6                     # MB moved (receiver's bytes)
+        if task in ("conn", "rr"):
+            return res["_requests"]                        # wrk's completed requests
+        if task == "udp_rate":
+            return res["_udp_delivered_packets"] / 1e3     # thousands of datagrams delivered
+        if task in ("tcp_pp", "udp_pp"):
+            return res["_round_trips"]                     # sockperf's completed round trips
+        return None
+
+    def measure(self, cname: str, task: str, window: CpuWindow | None) -> dict:
         c = self.c[cname]
         ports = c.ports
         T = self.T
@@ -37,13 +71,13 @@ class Bench:
             argv = ["iperf3", "-c", HOST, "-p", str(ports["iperf"]), "-t", str(T), "-J"]
             if task == "tcp8":
                 argv += ["-P", "8"]
-            d = self.iperf(argv, T)
+            d = self.iperf(argv, T, window)
             bps = d["end"]["sum_received"]["bits_per_second"]
-            return {f"{task}_gbps": bps / 1e9}
+            return {f"{task}_gbps": bps / 1e9, "_bytes": d["end"]["sum_received"]["bytes"]}
         if task == "udp_rate":
             argv = ["iperf3", "-u", "-b", "0", "-l", "64", "-c", HOST, "-p", str(ports["iperf"]),
                     "-t", str(T), "-J"]
-            d = self.iperf(argv, T)
+            d = self.iperf(argv, T, window)
             r = d["end"]["sum_received"]
             delivered = r["packets"] - r["lost_packets"]
             if r["seconds"] <= 0:
@@ -57,7 +91,7 @@ class Bench:
             if task == "conn":
                 argv += ["-H", "Connection: close"]
             argv.append(f"http://{HOST}:{ports['http']}/")
-            out = run_tool("wrk", argv, timeout=T + 20)
+            out = run_tool("wrk", argv, timeout=T + 20, window=window)
             m = re.search(r"Requests/sec:\s*([\d.]+)", out)
             if not m:
                 raise MeasureError(f"wrk printed no Requests/sec: {out.strip()[-300:]}")
@@ -83,7 +117,7 @@ class Bench:
         if task in ("tcp_pp", "udp_pp"):
             argv = ["sockperf", "ping-pong"] + (["--tcp"] if task == "tcp_pp" else []) + \
                    ["-i", HOST, "-p", str(ports["sockperf"]), "-m", "64", "-t", str(T)]
-            out = run_tool("sockperf", argv, timeout=T + 20)
+            out = run_tool("sockperf", argv, timeout=T + 20, window=window)
             avg = re.search(r"avg-latency=([\d.]+)", out)
             p99 = re.search(r"percentile 99\.000 =\s*([\d.]+)", out)
             if not avg or not p99:
@@ -96,14 +130,20 @@ class Bench:
                 self.warnings.append(f"{LABELS[cname]} {TASK_LABELS[task]}: sockperf saw {res['_sockperf_anomalies']}")
             obs = re.search(r"Total (\d+) observations", out)
             res["_observations"] = int(obs.group(1)) if obs else None
+            # Round trips over the whole run (warm-up included, as in the CPU window); the
+            # observations above are those of the "valid duration" only.
+            total = re.search(r"\[Total Run\].*?ReceivedMessages=(\d+)", out)
+            if not total:
+                raise MeasureError(f"sockperf printed no [Total Run] ReceivedMessages: {out.strip()[-300:]}")
+            res["_round_trips"] = int(total.group(1))
             return res
         if task == "mem":
             return self.memory(c)
         raise AssertionError(task)
 
-    def iperf(self, argv: list[str], T: int) -> dict:
+    def iperf(self, argv: list[str], T: int, window: CpuWindow | None = None) -> dict:
         try:
-            out = run_tool("iperf3", argv, timeout=T + 20, check=False)  # -J prints JSON even on failure
+            out = run_tool("iperf3", argv, timeout=T + 20, check=False, window=window)  # -J prints JSON even on failure
         except MeasureError:
             restart_iperf_server(self.backends)
             raise

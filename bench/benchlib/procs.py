@@ -78,12 +78,17 @@ class Registry:
 REG: Registry | None = None
 
 
-def run_tool(name: str, argv: list[str], timeout: float, check: bool = True) -> str:
+def run_tool(name: str, argv: list[str], timeout: float, check: bool = True, window=None) -> str:
     """Runs a client tool to completion; returns stdout+stderr; raises MeasureError when it times
-    out or (with check) exits non-zero."""
+    out or (with check) exits non-zero. window (a CpuWindow or None) is opened immediately before
+    the tool is started and closed as soon as it has exited: the measured window."""
+    if window is not None:
+        window.open()
     p = common.REG.spawn(name, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         out, _ = p.communicate(timeout=timeout)
+        if window is not None:
+            window.close()
     except subprocess.TimeoutExpired:
         common.REG.stop(p, signal.SIGKILL, grace=1)
         p.communicate()
@@ -153,6 +158,65 @@ def group_pids(pgid: int) -> list[int]:
         except (OSError, ValueError, IndexError):
             pass
     return pids
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_sample(pids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per pid: (utime + stime in clock ticks, from /proc/PID/stat fields 14 and 15, which cover
+    all the process's threads; voluntary + nonvoluntary context switches summed over
+    /proc/PID/task/*/status, i.e. over its threads). Pids that are gone are left out."""
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()   # fields[0] is field 3 (state)
+            ticks = int(fields[11]) + int(fields[12])
+            switches = 0
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/status") as f:
+                        for line in f:
+                            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                                switches += int(line.split()[1])
+                except OSError:
+                    pass   # a thread that just exited
+            out[pid] = (ticks, switches)
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+class CpuWindow:
+    """CPU time and context switches of one contender's process group over one measured window.
+    The group's pids are listed when the window is made (before the tool starts), so opening and
+    closing it only reads /proc/PID/stat and /proc/PID/task/*/status of those pids."""
+
+    def __init__(self, pgid: int):
+        self.pids = group_pids(pgid)
+        self.before: dict = {}
+        self.after: dict = {}
+        self.seconds = 0.0
+
+    def open(self) -> None:
+        self.before = cpu_sample(self.pids)
+        self._t0 = time.monotonic()
+
+    def close(self) -> None:
+        self.after = cpu_sample(self.pids)
+        self.seconds = time.monotonic() - self._t0
+
+    def result(self) -> dict:
+        """ticks, µs, context switches over the window (processes present at both ends), the
+        number of processes, and the pids that were gone at the end (a death)."""
+        both = [p for p in self.before if p in self.after]
+        ticks = sum(self.after[p][0] - self.before[p][0] for p in both)
+        switches = sum(self.after[p][1] - self.before[p][1] for p in both)
+        return {"ticks": ticks, "cpu_us": ticks * 1e6 / CLK_TCK, "ctxsw": switches,
+                "processes": len(both), "window_s": round(self.seconds, 3),
+                "gone": sorted(set(self.before) - set(self.after))}
 
 
 def rss_kib(pids: list[int]) -> int:
