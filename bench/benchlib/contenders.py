@@ -322,7 +322,9 @@ class LimitProxy(Contender):
     """A reference proxy from bench/limit/, compiled at start-up into the run's directory: one
     process per proxied port, all children of one bash in one process group (so the group's CPU
     is the proxy's CPU, and one kill stops them all). `wait -n`: if any of them exits, bash exits
-    too and the harness sees the contender as dead."""
+    too and the harness sees the contender as dead. SIGPIPE is ignored (inherited across exec),
+    as HAProxy, nginx and fulcrumd do for themselves: splice() has no MSG_NOSIGNAL, and
+    splice_proxy.c would otherwise die when a peer closes while it writes."""
     source = ""
     cflags: list[str] = []
     memory = False   # a ceiling for traffic, CPU and latency; the memory rows are not its job
@@ -335,7 +337,8 @@ class LimitProxy(Contender):
         raise NotImplementedError
 
     def command(self):
-        script = " ".join(shlex.join(argv) + " &" for argv in self.processes()) + " wait -n; exit 1"
+        script = ("trap '' PIPE; " + " ".join(shlex.join(argv) + " &" for argv in self.processes()) +
+                  ' wait -n; echo "a proxy process exited with status $?" >&2; exit 1')
         with open(os.path.join(self.dir, "run.sh"), "w") as f:
             f.write(script + "\n")
         return (["bash", "-c", script], os.path.join(self.dir, f"{self.name}-{self.starts}.log"))
