@@ -12,6 +12,11 @@ struct Flow {
     /// pump never makes a call it already knows would block.
     var sourceReadable = false
     var sinkWritable = false
+    /// An event of the source carried RDHUP, HUP or ERR (or it is not known whether one did):
+    /// its FIN or error may be queued behind the data with no further event to announce it,
+    /// so a short read does not mean "drained": read on until EAGAIN or 0. EAGAIN clears it,
+    /// since a FIN arriving after that raises an event of its own.
+    var sourceHungUp = false
     /// The source sent FIN.
     var sourceEnded = false
     /// The FIN has been passed on with shutdown(SHUT_WR).

@@ -150,11 +150,12 @@ extension Worker {
         }
         c.pointee.state = .established
         memberCounters[Int(c.pointee.memberCounter)].connections += 1
-        // Readiness reported while connecting is unknown now: assume ready, EAGAIN corrects it.
-        c.pointee.upstream = Flow(source: c.pointee.client, sink: c.pointee.server,
-                                  sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
-        c.pointee.downstream = Flow(source: c.pointee.server, sink: c.pointee.client,
-                                    sourceReadable: true, sinkWritable: true, copying: plan.copySmallReads)
+        // Readiness reported while connecting is unknown now: assume ready (and perhaps hung
+        // up: a client's request and FIN may both be queued already), EAGAIN corrects it.
+        c.pointee.upstream = Flow(source: c.pointee.client, sink: c.pointee.server, sourceReadable: true,
+                                  sinkWritable: true, sourceHungUp: true, copying: plan.copySmallReads)
+        c.pointee.downstream = Flow(source: c.pointee.server, sink: c.pointee.client, sourceReadable: true,
+                                    sinkWritable: true, sourceHungUp: true, copying: plan.copySmallReads)
         c.pointee.lastClientActivity = now
         c.pointee.lastMemberActivity = now
         if let version = poolRules[Int(c.pointee.pool)].proxyHeader, !queueProxyHeader(c, version) {

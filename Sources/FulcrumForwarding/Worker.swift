@@ -228,9 +228,9 @@ public final class Worker: @unchecked Sendable {
                 ready = try poll.wait(timeoutMs: 0)
                 if ready == 0 {
                     sched_yield()
-                    ready = try poll.wait(timeoutMs: 0)
+                    // Returns at once if the yield let events in; no separate zero-timeout look.
+                    ready = try poll.wait(timeoutMs: timeout)
                 }
-                if ready == 0 { ready = try poll.wait(timeoutMs: timeout) }
             } catch {
                 logger.critical("event loop failed", metadata: ["error": "\(error)"])
                 return

@@ -199,6 +199,64 @@ final class DataIntegrityTests: FulcrumTestCase {
         XCTAssertEqual(reply.digest, record.sentDigest, "reply hash at the client")
     }
 
+    /// Small messages followed at once by a half-close, through the copy path: a short read
+    /// ends reading until the next event (no recv for EAGAIN), so a FIN queued behind the
+    /// data — sent before the member connection was up, or in the same event as the data —
+    /// must still be seen. Half the connections send one message and the FIN at once (often
+    /// before fulcrumd has connected to the member); the others read the echo of a first
+    /// message, then send a last one and shut down at once. Each must get its echoes, then EOF.
+    func testSmallMessageThenHalfCloseIsNeverStuck() throws {
+        let member = try makeServer(mode: .echo)
+        let port = try freePort()
+        let daemon = try startFulcrum(DaemonConfig(
+            listeners: [ListenerSpec(port: port)],
+            pools: [PoolSpec(members: [MemberSpec(name: "m1", port: member.port)])]))
+        let failures = Locked<[String]>([])
+        let perClient = 40
+        let finished = runConcurrently(8, timeout: 120) { client in
+            var rng = SplitMix(seed: UInt64(client) &+ 77)
+            for i in 0..<perClient {
+                do {
+                    let socket = try self.connect(port: port, ioTimeout: 10)
+                    defer { socket.close() }
+                    let first = (0..<(1 + Int(rng.next() % 200))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    let last = (0..<(1 + Int(rng.next() % 200))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    // Every other connection sends its first message with the FIN right behind it.
+                    let oneShot = i % 2 == 0
+                    try socket.send(first)
+                    if oneShot { socket.shutdownWrite() }
+                    let firstEcho = try socket.recvExactly(first.count)
+                    if oneShot {
+                        let outcome = socket.awaitClose(timeout: 10)
+                        if firstEcho != first || outcome != .eof {
+                            failures.withLock {
+                                $0.append("client \(client) connection \(i) (one message, then FIN): echo matches \(firstEcho == first), end \(outcome)")
+                            }
+                            return
+                        }
+                        continue
+                    }
+                    try socket.send(last)
+                    socket.shutdownWrite()
+                    let lastEcho = try socket.recvExactly(last.count)
+                    let outcome = socket.awaitClose(timeout: 10)
+                    if firstEcho != first || lastEcho != last || outcome != .eof {
+                        failures.withLock {
+                            $0.append("client \(client) connection \(i): echoes match \(firstEcho == first)/\(lastEcho == last), end \(outcome)")
+                        }
+                        return
+                    }
+                } catch {
+                    failures.withLock { $0.append("client \(client) connection \(i): \(error)") }
+                    return
+                }
+            }
+        }
+        XCTAssertTrue(finished, "clients did not finish\n\(daemon.diagnostics)")
+        XCTAssertEqual(failures.current, [], "\(daemon.diagnostics)")
+        XCTAssertEqual(member.acceptedCount, 8 * perClient, "member connections")
+    }
+
     /// Mirror: the member sends 1 MiB and shuts down its write side; the client reads to EOF,
     /// then still sends 1 MiB, which the member receives in full.
     func testHalfCloseFromMemberClientCanStillSend() throws {
