@@ -21,14 +21,14 @@ import time
 
 from benchlib import common
 from benchlib.common import (BACKEND_PORTS, BENCH_DIR, CONTENDERS, FORMATS, HOLD_CONTROL_PORT,
-    CPU_TASKS, CPU_UNITS, LABELS, LIMITS, MEM_SECONDS, METRICS, MeasureError, OVERHEAD, PEERS, PORTS,
+    CPU_TASKS, CPU_UNITS, FULCRUM_B, LABELS, LIMITS, MEM_SECONDS, METRICS, MeasureError, OVERHEAD, PEERS, PORTS,
     RESTART_SECONDS, StartError, TASKS, TASK_LABELS, log)
 from benchlib.procs import Registry, check_echo, check_http, listening
 from benchlib.contenders import (Contender, Direct, Fulcrum, HAProxy, LimitCopy, LimitSplice, NginxStream,
     haproxy_maxconn, note_death, start_backends)
 from benchlib.measure import Bench
-from benchlib.report import (cost_ratio, cpu_busy, cpu_model, fmt_cost, fmt_secs, git_state,
-    limit_ratio_cell, ratio_cell, render_cpu_table, render_table, tool_version)
+from benchlib.report import (ab_rounds, b_over_a_cell, cost_ratio, cpu_busy, cpu_model, fmt_cost, fmt_secs,
+    git_state, limit_ratio_cell, ratio_cell, render_ab_rounds, render_cpu_table, render_table, tool_version)
 
 
 # --------------------------------------------------------------------------------------------
@@ -38,12 +38,15 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=4, help="seconds per measurement (default 4)")
     ap.add_argument("--quick", action="store_true", help="smoke test: 1 round of 2 s measurements")
     ap.add_argument("--mem-conns", type=int, default=3000, help="idle connections for the memory rows (default 3000)")
-    ap.add_argument("--contenders", default=",".join(CONTENDERS),
-                    help=f"comma-separated subset to run ({','.join(CONTENDERS)})")
+    ap.add_argument("--contenders", default=None,
+                    help=f"comma-separated subset to run ({','.join(CONTENDERS)}); default: all, "
+                         f"{FULCRUM_B} only when --fulcrum-b-bin is given")
     ap.add_argument("--tasks", default=",".join(TASKS),
                     help=f"comma-separated subset of measurements ({','.join(TASKS)})")
     ap.add_argument("--fulcrum-bin", default=os.environ.get("FULCRUM_BIN", ""))
     ap.add_argument("--fulcrum-build-error", default=None)
+    ap.add_argument("--fulcrum-b-bin", default=os.environ.get("FULCRUM_B_BIN", ""),
+                    help="a second fulcrumd to compare with the first (A/B): contender fulcrum-b ('Fulcrum B')")
     ap.add_argument("--workdir", default=None, help="scratch directory (default: a new temp dir, removed at exit)")
     ap.add_argument("--json", default=os.path.join(BENCH_DIR, "last-run.json"))
     args = ap.parse_args()
@@ -51,10 +54,16 @@ def main() -> int:
         args.rounds, args.duration = 1, 2
     if args.rounds < 1 or args.duration < 1:
         ap.error("--rounds and --duration must be at least 1")
+    if args.fulcrum_b_bin:
+        args.fulcrum_b_bin = os.path.abspath(args.fulcrum_b_bin)
+    if args.contenders is None:
+        args.contenders = ",".join(c for c in CONTENDERS if c != FULCRUM_B or args.fulcrum_b_bin)
     selected = [c for c in CONTENDERS if c in args.contenders.split(",")]
     unknown = set(args.contenders.split(",")) - set(CONTENDERS)
     if unknown:
         ap.error(f"unknown contenders {sorted(unknown)}; choose from {','.join(CONTENDERS)}")
+    if FULCRUM_B in selected and not args.fulcrum_b_bin:
+        ap.error(f"{FULCRUM_B} needs a second fulcrumd: --fulcrum-b-bin PATH or FULCRUM_B_BIN=PATH")
     tasks = [t for t in TASKS if t in args.tasks.split(",")]
     unknown = set(args.tasks.split(",")) - set(TASKS)
     if unknown:
@@ -91,6 +100,9 @@ def main() -> int:
         "direct": Direct(workdir), "haproxy": HAProxy(workdir), "nginx": NginxStream(workdir),
         "fulcrum": Fulcrum(workdir, args.fulcrum_bin, workers, fulcrum_udp, args.fulcrum_build_error),
     }
+    if args.fulcrum_b_bin:
+        # Same config shape, its own ports (25xxx) and directory; never built, only given.
+        all_c[FULCRUM_B] = Fulcrum(workdir, args.fulcrum_b_bin, workers, fulcrum_udp, None, name=FULCRUM_B)
     # The limit contenders are compiled (bench/limit/*.c, into the run's directory) only when selected.
     for name, cls in (("limit-splice", LimitSplice), ("limit-copy", LimitCopy)):
         if name in selected:
@@ -136,6 +148,8 @@ def main() -> int:
             f"estimated total {fmt_secs(estimate)} (m:ss)")
         log(f"    Fulcrum: workers = {workers}{', UDP listeners on' if fulcrum_udp else ''}; "
             f"binary {args.fulcrum_bin or '(none)'}")
+        if FULCRUM_B in contenders:
+            log(f"    Fulcrum B (A/B): binary {args.fulcrum_b_bin}; same config, ports {PORTS[FULCRUM_B]['iperf']} etc.")
         if busy_before > 0.2:
             log(f"    note: the CPUs were {busy_before:.0%} busy before the start: something else is running, "
                 "absolute numbers will be noisy (same-run ratios hold better)")
@@ -218,13 +232,17 @@ def main() -> int:
     finally:
         cleaning = True
         fulcrum_stats = []
+        fulcrum_b_stats = []
         for c in contenders.values():
             try:
                 c.stop()
             except Exception as ex:  # noqa: BLE001 - never stop cleaning up
                 log(f"    stopping {c.name}: {ex}")
             if isinstance(c, Fulcrum) and c.logpath:
-                fulcrum_stats = c.exit_stats()
+                if c.name == FULCRUM_B:
+                    fulcrum_b_stats = c.exit_stats()
+                else:
+                    fulcrum_stats = c.exit_stats()
         common.REG.stop_all()
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -268,6 +286,15 @@ def main() -> int:
                   for task in CPU_TASKS}
     cpu_tasks = [t for t in CPU_TASKS if t in tasks]
     cpu_table = render_cpu_table(cpu_per_unit, ctxsw_per_unit, tasks, selected) if cpu_tasks else ""
+    # A/B: Fulcrum B ÷ Fulcrum (A), on the medians and round by round.
+    ab = FULCRUM_B in contenders
+    b_over_a = {key: b_over_a_cell(medians["fulcrum"].get(key), medians[FULCRUM_B].get(key))[0]
+                for key, *_ in METRICS} if ab else None
+    cpu_b_over_a = {task: {what: b_over_a_cell(vals["fulcrum"].get(task), vals[FULCRUM_B].get(task))[0]
+                           for what, vals in (("cpu", cpu_per_unit), ("ctxsw", ctxsw_per_unit))}
+                    for task in CPU_TASKS} if ab else None
+    ab_rows = ab_rounds(raw_extra, tasks) if ab else []
+    ab_table = render_ab_rounds(ab_rows, args.rounds, args.mem_conns) if ab else ""
     total = time.monotonic() - started
     log("")
     log(f"Fulcrum vs HAProxy vs nginx on loopback — median of {args.rounds} round(s), {args.duration} s per "
@@ -278,6 +305,9 @@ def main() -> int:
     if any(c in selected for c in LIMITS):
         log("Fulcrum ÷ limit = Fulcrum ÷ the better of the limit contenders (bench/limit/) that ran the row. "
             "limit-splice is TCP only; neither limit runs the memory rows.")
+    if ab:
+        log("B ÷ A = Fulcrum B ÷ Fulcrum (A), on the medians: on ↑ rows above 1.00 means B is faster, on ↓ rows "
+            "below 1.00 means B is lower (better). Fulcrum B is neither a peer nor a limit.")
     if not fulcrum_udp:
         log("Fulcrum's UDP cells are — because FULCRUM_UDP=0 (no UDP listeners for it). "
             "HAProxy does not proxy UDP.")
@@ -299,15 +329,25 @@ def main() -> int:
         log(cpu_table)
         log("Lower is better. Ratio = Fulcrum ÷ that peer; ✓ = Fulcrum uses no more (≤ 1.00). "
             "MB = 1e6 bytes received; conn/req = wrk's completed requests; round trip = sockperf's "
-            "[Total Run] ReceivedMessages; 1k dgrams = 1000 datagrams delivered to the iperf3 receiver.")
+            "[Total Run] ReceivedMessages; 1k dgrams = 1000 datagrams delivered to the iperf3 receiver."
+            + (" B ÷ A = Fulcrum B ÷ Fulcrum: below 1.00 B spends less." if ab else ""))
+    if ab_table:
+        log("")
+        log(f"A/B by round — A = Fulcrum ({args.fulcrum_bin}), B = Fulcrum B ({args.fulcrum_b_bin}); "
+            "each round's A and B figures (B ÷ A)")
+        log(ab_table)
+        log("✓ = B better that round (higher on ↑ rows, lower on ↓ rows); 'B better' = in how many of the rounds "
+            "both ran; 'median B÷A' = median of the per-round ratios (B ÷ A in the tables above is the ratio of "
+            "the medians). Use --rounds 5 or more for a verdict.")
     if bench.warnings:
         log("Warnings:")
         for w in bench.warnings:
             log(f"  {w}")
-    if fulcrum_stats:
-        log("fulcrumd's counters at its last exit:")
-        for l in fulcrum_stats:
-            log(f"  {l}")
+    for who, stats in (("fulcrumd", fulcrum_stats), ("Fulcrum B", fulcrum_b_stats)):
+        if stats:
+            log(f"{who}'s counters at its last exit:")
+            for l in stats:
+                log(f"  {l}")
 
     ratios = {}
     limit_ratios = {}
@@ -325,13 +365,15 @@ def main() -> int:
         "versions": {
             "haproxy": all_c["haproxy"].version(), "nginx": all_c["nginx"].version(),
             "fulcrum": all_c["fulcrum"].version(), "fulcrum_git": git_state(),
+            **({"fulcrum_b": all_c[FULCRUM_B].version()} if FULCRUM_B in all_c else {}),
             "iperf3": tool_version(["iperf3", "--version"]), "wrk": tool_version(["wrk", "--version"]),
             "sockperf": tool_version(["sockperf", "--version"]).replace("sockperf: ", ""),
             "cc": tool_version(["cc", "--version"]),
             **{c: all_c[c].version() for c in LIMITS if c in all_c},
         },
         "settings": {"rounds": args.rounds, "duration_s": args.duration, "mem_conns": args.mem_conns,
-                     "fulcrum_workers": workers, "fulcrum_udp": fulcrum_udp, "contenders": selected, "tasks": tasks,
+                     "fulcrum_workers": workers, "fulcrum_bin": args.fulcrum_bin,
+                     "fulcrum_b_bin": args.fulcrum_b_bin or None, "fulcrum_udp": fulcrum_udp, "contenders": selected, "tasks": tasks,
                      "nofile": common.NOFILE, "haproxy_maxconn": haproxy_maxconn(), "nginx_worker_connections": 20000,
                      "ports": PORTS},
         "metrics": [{"key": k, "label": l, "unit": u, "better": b} for k, l, u, b, _, _ in METRICS],
@@ -342,6 +384,12 @@ def main() -> int:
         "errors": errors, "warnings": bench.warnings,
         "events": {c.name: c.events for c in contenders.values() if c.events},
         "fulcrum_exit_stats": fulcrum_stats,
+        **({"b_over_a": b_over_a, "cpu_b_over_a": cpu_b_over_a,
+            "ab_rounds": {r["key"]: {"better": r["better"], "rounds": r["rounds"],
+                                     "b_better_rounds": r["b_better_rounds"],
+                                     "median_b_over_a": r["median_b_over_a"],
+                                     "pairs": r["pairs"]} for r in ab_rows if r["pairs"]},
+            "fulcrum_b_exit_stats": fulcrum_b_stats, "ab_table": ab_table} if ab else {}),
         "interrupted": interrupted,
         "table": table,
         "cpu_table": cpu_table,

@@ -17,12 +17,16 @@ PORTS = {
     "haproxy": {"iperf": 22201, "http": 22080, "sockperf": 22111, "hold": 22200},
     "nginx": {"iperf": 23201, "http": 23080, "sockperf": 23111, "hold": 23200},
     "fulcrum": {"iperf": 24201, "http": 24080, "sockperf": 24111, "hold": 24200},
+    "fulcrum-b": {"iperf": 25201, "http": 25080, "sockperf": 25111, "hold": 25200},
     "limit-splice": {"iperf": 27201, "http": 27080, "sockperf": 27111, "hold": 27200},
     "limit-copy": {"iperf": 28201, "http": 28080, "sockperf": 28111, "hold": 28200},
 }
-CONTENDERS = ["direct", "haproxy", "nginx", "fulcrum", "limit-splice", "limit-copy"]
+CONTENDERS = ["direct", "haproxy", "nginx", "fulcrum", "fulcrum-b", "limit-splice", "limit-copy"]
 LABELS = {"direct": "direct", "haproxy": "HAProxy", "nginx": "nginx", "fulcrum": "Fulcrum",
-          "limit-splice": "limit-splice", "limit-copy": "limit-copy"}
+          "fulcrum-b": "Fulcrum B", "limit-splice": "limit-splice", "limit-copy": "limit-copy"}
+# A second fulcrumd (--fulcrum-b-bin) for A/B runs: in the run only when a B binary is given. It is
+# never a peer and never a limit; the tables get "B ÷ A" (Fulcrum B ÷ Fulcrum) columns for it.
+FULCRUM_B = "fulcrum-b"
 PEERS = ["haproxy", "nginx"]
 # Reference proxies (bench/limit/): the ceiling of a user-space proxy on this machine. They are
 # extra columns, never a "peer"; "Fulcrum ÷ limit" uses the better of those that ran the row.

@@ -255,9 +255,13 @@ class NginxStream(Contender):
 
 
 class Fulcrum(Contender):
+    """fulcrumd with a generated config. `name` selects its ports and directory: "fulcrum" (A, the
+    one compared with the peers) or "fulcrum-b" (B, a second build for A/B runs)."""
     name = "fulcrum"
 
-    def __init__(self, workdir: str, binary: str, workers: int, udp: bool, build_error: str | None):
+    def __init__(self, workdir: str, binary: str, workers: int, udp: bool, build_error: str | None,
+                 name: str = "fulcrum"):
+        self.name = name   # before Contender.__init__, which picks the directory and ports by name
         super().__init__(workdir)
         self.binary = binary
         self.workers = workers

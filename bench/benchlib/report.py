@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
 import time
 
-from .common import (ANSI, BENCH_DIR, CONTENDERS, CPU_TASKS, CPU_UNITS, LABELS, LIMITS, METRICS, PEERS,
-    TASK_LABELS)
+from .common import (ANSI, BENCH_DIR, CONTENDERS, CPU_TASKS, CPU_UNITS, FULCRUM_B, LABELS, LIMITS, METRICS,
+    PEERS, TASK_LABELS)
 
 # --------------------------------------------------------------------------------------------
 # Report
@@ -60,6 +61,9 @@ def render_table(medians: dict, errors: dict, n_conns: int, columns: list[str] |
     head = ["metric", "unit"] + [LABELS[c] for c in columns] + ["Fulcrum ÷ best peer"]
     if limits:
         head.append("Fulcrum ÷ limit")
+    ab = FULCRUM_B in columns
+    if ab:
+        head.append("B ÷ A")
     rows = []
     for key, label, unit, better, task, fmt in METRICS:
         label = label.replace("N idle", f"{n_conns} idle")
@@ -69,8 +73,77 @@ def render_table(medians: dict, errors: dict, n_conns: int, columns: list[str] |
         row = [f"{arrow} {label}", unit] + cells + [rc]
         if limits:
             row.append(limit_ratio_cell(medians["fulcrum"].get(key), [medians[c].get(key) for c in limits], better)[1])
+        if ab:
+            row.append(b_over_a_cell(medians["fulcrum"].get(key), medians[FULCRUM_B].get(key))[1])
         rows.append(row)
     return _grid(head, rows)
+
+
+def b_over_a_cell(a, b):
+    """Fulcrum B ÷ Fulcrum (A) for one figure: (ratio, cell). No ✓: which way is better depends on
+    the row (↑ rates: above 1.00 B is faster; ↓ latency, memory, CPU: below 1.00 B is lower)."""
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return None, "—"
+    if a == 0:
+        return (1.0, "1.00") if b == 0 else (None, "n/a (A 0)")
+    return b / a, f"{b / a:.2f}"
+
+
+def b_better(a: float, b: float, better: str) -> bool:
+    return b > a if better == "higher" else b < a
+
+
+def ab_rounds(raw_detail: dict, tasks: list[str]) -> list[dict]:
+    """Per row, the rounds in which both Fulcrum (A) and Fulcrum B have a figure: the A/B pairs
+    (the two ran in the same round, one right after the other or close to it). The main table's
+    rows, then CPU µs and context switches per unit for the traffic rows (lower is better)."""
+    def by_round(cname, task, key):
+        return {d["round"]: d[key] for d in raw_detail[cname][task] if isinstance(d.get(key), (int, float))}
+    rows = []
+    specs = [(key, label, unit, better, task, fmt) for key, label, unit, better, task, fmt in METRICS]
+    specs += [(f"_{what}_per_unit:{task}", f"{TASK_LABELS[task]}: {name}", f"{unit} / {CPU_UNITS[task]}", "lower",
+               task, fmt_cost)
+              for task in CPU_TASKS for what, name, unit in (("cpu_us", "CPU", "µs"), ("ctxsw", "ctx switches", "n"))]
+    for key, label, unit, better, task, fmt in specs:
+        if task not in tasks:
+            continue
+        field = key.split(":")[0]
+        a, b = by_round("fulcrum", task, field), by_round(FULCRUM_B, task, field)
+        pairs = []
+        for r in sorted(set(a) & set(b)):
+            ratio = b_over_a_cell(a[r], b[r])[0]
+            pairs.append({"round": r, "a": a[r], "b": b[r], "b_over_a": ratio,
+                          "b_better": b_better(a[r], b[r], better)})
+        ratios = [p["b_over_a"] for p in pairs if p["b_over_a"] is not None]
+        rows.append({"key": key, "label": label, "unit": unit, "better": better, "fmt": fmt, "pairs": pairs,
+                     "b_better_rounds": sum(p["b_better"] for p in pairs), "rounds": len(pairs),
+                     "median_b_over_a": statistics.median(ratios) if ratios else None})
+    return rows
+
+
+def render_ab_rounds(rows: list[dict], n_rounds: int, n_conns: int) -> str:
+    """The A/B table: per row and round, A → B (B ÷ A), ✓ when B was better in that round, and in
+    how many rounds B was better."""
+    head = (["metric", "unit"] + [f"round {r + 1}: A → B (B÷A)" for r in range(n_rounds)] +
+            ["B better", "median B÷A"])
+    out = []
+    for row in rows:
+        if not row["pairs"]:
+            continue
+        by_r = {p["round"]: p for p in row["pairs"]}
+        cells = []
+        for r in range(1, n_rounds + 1):
+            p = by_r.get(r)
+            if p is None:
+                cells.append("—")
+                continue
+            ratio = "n/a" if p["b_over_a"] is None else f"{p['b_over_a']:.2f}"
+            cells.append(f"{_cell(p['a'], row['fmt'])} → {_cell(p['b'], row['fmt'])} ({ratio}{' ✓' if p['b_better'] else '  '})")
+        arrow = "↑" if row["better"] == "higher" else "↓"
+        label = row["label"].replace("N idle", f"{n_conns} idle")
+        med = "—" if row["median_b_over_a"] is None else f"{row['median_b_over_a']:.2f}"
+        out.append([f"{arrow} {label}", row["unit"]] + cells + [f"{row['b_better_rounds']} of {row['rounds']}", med])
+    return _grid(head, out) if out else ""
 
 
 def fmt_cost(v: float) -> str:
@@ -98,7 +171,9 @@ def render_cpu_table(cpu: dict, ctxsw: dict, tasks: list[str], columns: list[str
     """The second table: per traffic row, CPU µs and context switches per unit of work for each
     proxy contender in `columns`, and Fulcrum ÷ HAProxy, Fulcrum ÷ nginx."""
     columns = [c for c in columns if c != "direct"]
-    head = ["row", "per unit of work"] + [LABELS[c] for c in columns] + ["Fulcrum ÷ HAProxy", "Fulcrum ÷ nginx"]
+    ab = FULCRUM_B in columns
+    head = (["row", "per unit of work"] + [LABELS[c] for c in columns] + ["Fulcrum ÷ HAProxy", "Fulcrum ÷ nginx"] +
+            (["B ÷ A"] if ab else []))
     rows = []
     for task in CPU_TASKS:
         if task not in tasks:
@@ -108,6 +183,8 @@ def render_cpu_table(cpu: dict, ctxsw: dict, tasks: list[str], columns: list[str
             cells = [_cell(vals[c].get(task), fmt_cost) for c in columns]
             f = vals["fulcrum"].get(task)
             ratios = [cost_ratio(f, vals[p].get(task))[1] for p in PEERS]
+            if ab:
+                ratios.append(b_over_a_cell(f, vals[FULCRUM_B].get(task))[1])
             rows.append([TASK_LABELS[task] if what == "cpu" else "", label] + cells + ratios)
     return _grid(head, rows)
 
