@@ -54,6 +54,9 @@ def main() -> int:
         args.rounds, args.duration = 1, 2
     if args.rounds < 1 or args.duration < 1:
         ap.error("--rounds and --duration must be at least 1")
+    # B with its own settings and no binary of its own: the same build, two configs.
+    if not args.fulcrum_b_bin and os.environ.get("FULCRUM_B_CONFIG") and args.fulcrum_bin:
+        args.fulcrum_b_bin = args.fulcrum_bin
     if args.fulcrum_b_bin:
         args.fulcrum_b_bin = os.path.abspath(args.fulcrum_b_bin)
     if args.contenders is None:
@@ -98,11 +101,13 @@ def main() -> int:
     fulcrum_udp = os.environ.get("FULCRUM_UDP", "1") != "0"
     all_c: dict[str, Contender] = {
         "direct": Direct(workdir), "haproxy": HAProxy(workdir), "nginx": NginxStream(workdir),
-        "fulcrum": Fulcrum(workdir, args.fulcrum_bin, workers, fulcrum_udp, args.fulcrum_build_error),
+        "fulcrum": Fulcrum(workdir, args.fulcrum_bin, workers, fulcrum_udp, args.fulcrum_build_error,
+                           extra=os.environ.get("FULCRUM_CONFIG", "")),
     }
     if args.fulcrum_b_bin:
         # Same config shape, its own ports (25xxx) and directory; never built, only given.
-        all_c[FULCRUM_B] = Fulcrum(workdir, args.fulcrum_b_bin, workers, fulcrum_udp, None, name=FULCRUM_B)
+        all_c[FULCRUM_B] = Fulcrum(workdir, args.fulcrum_b_bin, workers, fulcrum_udp, None, name=FULCRUM_B,
+                                    extra=os.environ.get("FULCRUM_B_CONFIG", ""))
     # The limit contenders are compiled (bench/limit/*.c, into the run's directory) only when selected.
     for name, cls in (("limit-splice", LimitSplice), ("limit-copy", LimitCopy)):
         if name in selected:

@@ -89,6 +89,12 @@ const int CFL_IPV6_V6ONLY = IPV6_V6ONLY;
 const int CFL_TCP_NODELAY = TCP_NODELAY;
 const int CFL_SOL_TCP = SOL_TCP;
 
+int64_t cfl_monotonic_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t cfl_monotonic_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

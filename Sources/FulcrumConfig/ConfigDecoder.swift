@@ -9,7 +9,7 @@ import Darwin
 /// first problem: everything is reported to `diagnostics`, and the Config is only returned
 /// when nothing was wrong with it.
 struct ConfigDecoder {
-    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions", "status", "listener", "pool", "ha", "process"]
+    static let topLevelKeys = ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "busy_poll", "udp_max_sessions", "status", "listener", "pool", "ha", "process"]
 
     let diagnostics: Diagnostics
     let onlineCPUs: Int
@@ -29,6 +29,7 @@ struct ConfigDecoder {
                                 unit: " (milliseconds)")
         let pipeSize = top.integer("pipe_size", 4096...1_048_576, default: Config.defaultPipeSize, unit: " (bytes)")
         let copySmallReads = top.boolean("copy_small_reads", default: Config.defaultCopySmallReads)
+        let busyPoll = top.integer("busy_poll", 0...1000, default: 0, unit: " (microseconds)")
         let udpMaxSessions = top.integer("udp_max_sessions", 1...10_000_000, default: Config.defaultUDPMaxSessions)
         let status = decodeStatus(top)
 
@@ -63,7 +64,7 @@ struct ConfigDecoder {
         let process: ProcessSettings? = top.table("process", expected: "a table [process]")
             .map { ProcessSchema.decode($0, accounts: accounts) } ?? (top.entries["process"] == nil ? ProcessSettings() : nil)
 
-        guard let workers, let grace, let pipeSize, let copySmallReads, let udpMaxSessions, let status, let process else {
+        guard let workers, let grace, let pipeSize, let copySmallReads, let busyPoll, let udpMaxSessions, let status, let process else {
             return nil
         }
         let validPools = pools.compactMap { $0 }
@@ -78,6 +79,7 @@ struct ConfigDecoder {
         config.readonlySocket = status.readonlySocket
         config.metricsListen = status.metricsListen
         config.copySmallReads = copySmallReads
+        config.busyPollMicroseconds = busyPoll
         config.udpMaxSessions = udpMaxSessions
         config.ha = ha
         config.process = process

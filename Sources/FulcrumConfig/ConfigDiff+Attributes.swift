@@ -134,6 +134,9 @@ struct GlobalDifferences {
         if old.copySmallReads != new.copySmallReads {
             applied.append("copy_small_reads: \(old.copySmallReads) -> \(new.copySmallReads)")
         }
+        if old.busyPollMicroseconds != new.busyPollMicroseconds {
+            applied.append("busy_poll: \(old.busyPollMicroseconds) -> \(new.busyPollMicroseconds) us")
+        }
     }
 
     /// The unit once, after the new value, as in "shutdown_grace: 10000 -> 5000 ms".

@@ -12,6 +12,9 @@ public struct Config: Sendable, Equatable {
     /// Reads smaller than a page are moved with recv/send through a per-worker buffer instead
     /// of two splices; bulk transfers always splice.
     public var copySmallReads = Config.defaultCopySmallReads
+    /// busy_poll: how long, in microseconds, a worker that found no events keeps looking
+    /// (zero-timeout epoll_wait, yielding the CPU in between) before it sleeps; 0 = off.
+    public var busyPollMicroseconds = 0
     /// UDP sessions each worker keeps at most; the least recently used is evicted past it.
     public var udpMaxSessions = Config.defaultUDPMaxSessions
     /// Status socket path ([status] socket): show and set commands, mode 0660.

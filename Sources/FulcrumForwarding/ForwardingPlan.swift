@@ -117,6 +117,8 @@ public final class ForwardingPlan: Sendable {
     public let retiredMembers: [MemberPlan]
     public let pipeSize: Int
     public let copySmallReads: Bool
+    /// busy_poll in microseconds; 0 = sleep as soon as no event is ready.
+    public let busyPollMicroseconds: Int64
     public let shutdownGraceMs: Int
     /// Nil for the first generation.
     public let succession: Succession?
@@ -184,6 +186,7 @@ public final class ForwardingPlan: Sendable {
             openFiles: openFiles ?? SystemLimits.current().openFiles)
         pipeSize = config.pipeSize
         copySmallReads = config.copySmallReads
+        busyPollMicroseconds = Int64(config.busyPollMicroseconds)
         shutdownGraceMs = config.shutdownGraceMs
 
         guard let previous else {

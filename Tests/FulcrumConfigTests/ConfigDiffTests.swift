@@ -272,12 +272,15 @@ final class ConfigDiffTests: XCTestCase {
         var new = base()
         new.shutdownGraceMs = 5000
         new.copySmallReads = false
+        new.busyPollMicroseconds = 50
         let changes = ConfigChanges(from: base(), to: new)
-        XCTAssertEqual(changes.settingsChanged, ["shutdown_grace: 10000 -> 5000 ms", "copy_small_reads: true -> false"])
+        XCTAssertEqual(changes.settingsChanged, ["shutdown_grace: 10000 -> 5000 ms", "copy_small_reads: true -> false",
+                                                 "busy_poll: 0 -> 50 us"])
         XCTAssertEqual(changes.needsRestart, [])
         XCTAssertFalse(changes.isEmpty)
         XCTAssertEqual(changes.lines, ["setting changed: shutdown_grace: 10000 -> 5000 ms",
-                                       "setting changed: copy_small_reads: true -> false"])
+                                       "setting changed: copy_small_reads: true -> false",
+                                       "setting changed: busy_poll: 0 -> 50 us"])
     }
 
     /// Hand-built configs may repeat a name; the diff must not trap (last one wins).

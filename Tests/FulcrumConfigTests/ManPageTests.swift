@@ -120,7 +120,7 @@ final class ManPageTests: XCTestCase {
         // soon as they exist.
         let knownTables = ["status", "listener", "pool", "ha"]
         for table in (keys["Top-level keys"] ?? []).sorted() where !knownTables.contains(table) {
-            if ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "udp_max_sessions"].contains(table) { continue }
+            if ["workers", "shutdown_grace", "pipe_size", "copy_small_reads", "busy_poll", "udp_max_sessions"].contains(table) { continue }
             let more = try probe("[\(table)]\n\(Self.probeKey) = 1\n")
             guard let found = more["[\(table)]"] else {
                 throw TestFailure("top-level key \(table) is not a table the probe could reach: \(more)")

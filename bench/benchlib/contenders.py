@@ -260,8 +260,11 @@ class Fulcrum(Contender):
     name = "fulcrum"
 
     def __init__(self, workdir: str, binary: str, workers: int, udp: bool, build_error: str | None,
-                 name: str = "fulcrum"):
+                 name: str = "fulcrum", extra: str = ""):
         self.name = name   # before Contender.__init__, which picks the directory and ports by name
+        # Top-level config lines added as they are (FULCRUM_CONFIG / FULCRUM_B_CONFIG), e.g.
+        # "busy_poll = 50": one binary, two settings, compared like two builds.
+        self.extra = [l.strip() for l in extra.replace(";", "\n").splitlines() if l.strip()]
         super().__init__(workdir)
         self.binary = binary
         self.workers = workers
@@ -270,7 +273,10 @@ class Fulcrum(Contender):
         self.grace_ms = 1000
 
     def command(self):
-        lines = [f"workers = {self.workers}", f"shutdown_grace = {self.grace_ms}", "",
+        lines = [f"workers = {self.workers}", f"shutdown_grace = {self.grace_ms}", *self.extra, "",
+                 # Root: the benchmark needs no account of its own (the privilege drop does not
+                 # touch the data plane; a fresh machine may not have the package's _fulcrum).
+                 "[process]", 'user = "root"', "",
                  # The status socket lives in the run's directory (/run/fulcrum may not exist).
                  "[status]", f'socket = "{os.path.join(self.dir, "status.sock")}"', ""]
         listeners = [(svc, "TCP", port) for svc, port in self.ports.items()]

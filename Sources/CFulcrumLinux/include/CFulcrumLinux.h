@@ -71,6 +71,8 @@ size_t cfl_udp_segment_cmsg(void *buffer, uint16_t segment_size);
 
 // Monotonic milliseconds, coarse clock: cheap enough to read once per loop iteration.
 int64_t cfl_monotonic_ms(void);
+/// CLOCK_MONOTONIC in microseconds (vDSO, not COARSE): for spans shorter than a tick.
+int64_t cfl_monotonic_us(void);
 
 // Names the calling thread for the kernel (top -H, /proc/PID/task/*/comm); at most 15 bytes.
 int cfl_set_thread_name(const char *name);
