@@ -154,7 +154,10 @@ def main() -> int:
         log(f"    Fulcrum: workers = {workers}{', UDP listeners on' if fulcrum_udp else ''}; "
             f"binary {args.fulcrum_bin or '(none)'}")
         if FULCRUM_B in contenders:
-            log(f"    Fulcrum B (A/B): binary {args.fulcrum_b_bin}; same config, ports {PORTS[FULCRUM_B]['iperf']} etc.")
+            extra_a, extra_b = all_c["fulcrum"].extra, all_c[FULCRUM_B].extra
+            config = ("same config" if extra_a == extra_b else
+                      f"config lines A: {'; '.join(extra_a) or 'none'}, B: {'; '.join(extra_b) or 'none'}")
+            log(f"    Fulcrum B (A/B): binary {args.fulcrum_b_bin}; {config}, ports {PORTS[FULCRUM_B]['iperf']} etc.")
         if busy_before > 0.2:
             log(f"    note: the CPUs were {busy_before:.0%} busy before the start: something else is running, "
                 "absolute numbers will be noisy (same-run ratios hold better)")
@@ -378,7 +381,10 @@ def main() -> int:
         },
         "settings": {"rounds": args.rounds, "duration_s": args.duration, "mem_conns": args.mem_conns,
                      "fulcrum_workers": workers, "fulcrum_bin": args.fulcrum_bin,
-                     "fulcrum_b_bin": args.fulcrum_b_bin or None, "fulcrum_udp": fulcrum_udp, "contenders": selected, "tasks": tasks,
+                     "fulcrum_b_bin": args.fulcrum_b_bin or None,
+                     "fulcrum_config": all_c["fulcrum"].extra,
+                     "fulcrum_b_config": all_c[FULCRUM_B].extra if FULCRUM_B in all_c else None,
+                     "fulcrum_udp": fulcrum_udp, "contenders": selected, "tasks": tasks,
                      "nofile": common.NOFILE, "haproxy_maxconn": haproxy_maxconn(), "nginx_worker_connections": 20000,
                      "ports": PORTS},
         "metrics": [{"key": k, "label": l, "unit": u, "better": b} for k, l, u, b, _, _ in METRICS],

@@ -45,9 +45,9 @@ final class BusyPollTests: UDPTestCase {
         // Idle with the connection and the session open: CPU over 2 s from /proc/PID/stat.
         Thread.sleep(forTimeInterval: 0.2)
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let before = try processCPUTicks(daemon.pid)
+        let before = try cpuTicks(daemon.pid)
         Thread.sleep(forTimeInterval: 2)
-        let used = Double(try processCPUTicks(daemon.pid) - before) / ticksPerSecond
+        let used = Double(try cpuTicks(daemon.pid) - before) / ticksPerSecond
         XCTAssertLessThan(used, 0.2, "fulcrumd used \(used) s of CPU in 2 idle seconds with busy_poll = 1000")
 
         try config(busyPoll: 0).write(to: dir)
@@ -57,17 +57,5 @@ final class BusyPollTests: UDPTestCase {
         XCTAssertEqual(try socket.recvExactly(17), Array("after the reload\n".utf8))
         socket.close()
         try terminate(daemon)
-    }
-
-    /// utime + stime of every thread of `pid`, in clock ticks.
-    private func processCPUTicks(_ pid: Int32) throws -> Int {
-        let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        guard let close = text.lastIndex(of: ")") else { throw TestFailure("/proc/\(pid)/stat: \(text)") }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After "pid (comm)": state is field 3, utime 14 and stime 15 (man 5 proc).
-        guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else {
-            throw TestFailure("/proc/\(pid)/stat: \(text)")
-        }
-        return user + system
     }
 }
