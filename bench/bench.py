@@ -28,7 +28,8 @@ from benchlib.contenders import (Contender, Direct, Fulcrum, HAProxy, LimitCopy,
     haproxy_maxconn, note_death, start_backends)
 from benchlib.measure import Bench
 from benchlib.report import (ab_rounds, b_over_a_cell, cost_ratio, cpu_busy, cpu_model, fmt_cost, fmt_secs,
-    git_state, limit_ratio_cell, ratio_cell, render_ab_rounds, render_cpu_table, render_table, tool_version)
+    git_state, limit_ratio_cell, ratio_cell, render_ab_rounds, render_cpu_table, render_table, render_udp_loss,
+    tool_version, udp_loss)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,6 +304,8 @@ def main() -> int:
                     for task in CPU_TASKS} if ab else None
     ab_rows = ab_rounds(raw_extra, tasks) if ab else []
     ab_table = render_ab_rounds(ab_rows, args.rounds, args.mem_conns) if ab else ""
+    loss = udp_loss(raw_extra, [c for c in ("fulcrum", FULCRUM_B) if c in contenders]) if "udp_rate" in tasks else {}
+    loss_table = render_udp_loss(loss)
     total = time.monotonic() - started
     log("")
     log(f"Fulcrum vs HAProxy vs nginx on loopback — median of {args.rounds} round(s), {args.duration} s per "
@@ -347,6 +350,17 @@ def main() -> int:
         log("✓ = B better that round (higher on ↑ rows, lower on ↓ rows); 'B better' = in how many of the rounds "
             "both ran; 'median B÷A' = median of the per-round ratios (B ÷ A in the tables above is the ratio of "
             "the medians). Use --rounds 5 or more for a verdict.")
+    if loss_table:
+        log("")
+        log("UDP 64 B: where datagrams were lost — per round, counters read right before and right after the "
+            "iperf3 run; median of the rounds")
+        log(loss_table)
+        log("sent = the iperf3 client's packets; received / forwarded = fulcrumd's status socket: listener iperf_udp's "
+            "datagrams in, its member's datagrams sent to it; delivered = the iperf3 receiver's packets − lost. "
+            "Shares are of the sent datagrams (median of the per-round shares): before the proxy = sent − received, "
+            "in the proxy = received − forwarded, after the proxy = forwarded − delivered. Kernel drops "
+            "(/proc/net/udp, /proc/net/snmp RcvbufErrors): on the proxy's listening socket, and on every other UDP "
+            "socket, i.e. the iperf3 receiver's.")
     if bench.warnings:
         log("Warnings:")
         for w in bench.warnings:
@@ -394,6 +408,7 @@ def main() -> int:
         "cpu_per_unit": cpu_per_unit, "ctxsw_per_unit": ctxsw_per_unit, "cpu_ratios": cpu_ratios,
         "errors": errors, "warnings": bench.warnings,
         "events": {c.name: c.events for c in contenders.values() if c.events},
+        "udp_loss": loss, "udp_loss_table": loss_table,
         "fulcrum_exit_stats": fulcrum_stats,
         **({"b_over_a": b_over_a, "cpu_b_over_a": cpu_b_over_a,
             "ab_rounds": {r["key"]: {"better": r["better"], "rounds": r["rounds"],

@@ -1,10 +1,12 @@
 """Backends (iperf3, nginx HTTP, sockperf, hold server) and the contenders in front of them."""
 from __future__ import annotations
 
+import csv
 import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -313,6 +315,48 @@ class Fulcrum(Contender):
 
     def ok_exit_codes(self) -> set:
         return {0}   # fulcrumd documents exit 0 after a signal
+
+    def status(self, command: str = "show stat", timeout: float = 3.0) -> str:
+        """One command on fulcrumd's status socket (`<dir>/status.sock`): the reply, which ends
+        with an empty line (README.md, "The status socket")."""
+        path = os.path.join(self.dir, "status.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(command.encode() + b"\n")
+            buf = b""
+            while not (buf.endswith(b"\n\n") or buf == b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+            try:
+                s.sendall(b"quit\n")
+            except OSError:
+                pass
+        reply = buf.decode(errors="replace")
+        if reply.startswith("error:"):
+            raise ValueError(f"status socket: {command!r}: {reply.strip()[:200]}")
+        return reply
+
+    def udp_counters(self, listener: str) -> dict:
+        """From `show stat`: the UDP listener's datagrams in and dropped (its FRONTEND row) and
+        the datagrams sent to the members of the pool of the same name (member rows' udp_din)."""
+        lines = [l for l in self.status("show stat").splitlines() if l.strip()]
+        if not lines or not lines[0].startswith("# "):
+            raise ValueError(f"status socket: 'show stat' reply has no header: {lines[:1]}")
+        rows = list(csv.DictReader([lines[0][2:]] + lines[1:]))
+        front = [r for r in rows if r.get("pxname") == listener and r.get("svname") == "FRONTEND"]
+        members = [r for r in rows if r.get("pxname") == listener and r.get("svname") not in ("FRONTEND", "BACKEND")]
+        if not front or not members:
+            raise ValueError(f"status socket: no FRONTEND or member rows for {listener!r} in 'show stat'")
+
+        def num(r, k):
+            v = (r.get(k) or "").strip()
+            return int(v) if v else 0
+        return {"datagrams_in": num(front[0], "udp_din"), "dropped": num(front[0], "udp_dropped"),
+                "denied": num(front[0], "udp_denied"), "truncated": num(front[0], "udp_truncated"),
+                "datagrams_to_member": sum(num(m, "udp_din") for m in members)}
 
     def exit_stats(self) -> list[str]:
         try:

@@ -7,8 +7,8 @@ import socket
 import time
 
 from .common import CPU_TASKS, CPU_UNITS, HOST, LABELS, MeasureError, TASK_LABELS
-from .procs import CpuWindow, hold_count, pipe_usage, rss_kib, run_tool
-from .contenders import Contender, restart_iperf_server
+from .procs import CpuWindow, hold_count, pipe_usage, rss_kib, run_tool, udp_snmp, udp_socket_drops
+from .contenders import Contender, Fulcrum, restart_iperf_server
 
 # --------------------------------------------------------------------------------------------
 # Measurements
@@ -77,15 +77,19 @@ class Bench:
         if task == "udp_rate":
             argv = ["iperf3", "-u", "-b", "0", "-l", "64", "-c", HOST, "-p", str(ports["iperf"]),
                     "-t", str(T), "-J"]
+            before = self.udp_counters(c)
             d = self.iperf(argv, T, window)
+            after = self.udp_counters(c)
             r = d["end"]["sum_received"]
             delivered = r["packets"] - r["lost_packets"]
             if r["seconds"] <= 0:
                 raise MeasureError("iperf3 UDP reported a zero duration")
             sent = d["end"].get("sum_sent", {}).get("packets", 0)
-            return {"udp_kpps": delivered / r["seconds"] / 1e3,
-                    "_udp_sent_packets": sent, "_udp_delivered_packets": delivered,
-                    "_udp_lost_percent": r.get("lost_percent")}
+            res = {"udp_kpps": delivered / r["seconds"] / 1e3,
+                   "_udp_sent_packets": sent, "_udp_delivered_packets": delivered,
+                   "_udp_lost_percent": r.get("lost_percent")}
+            res.update(self.udp_counter_deltas(cname, before, after))
+            return res
         if task in ("conn", "rr"):
             argv = ["wrk", "-t1", "-c50", f"-d{T}s"]
             if task == "conn":
@@ -140,6 +144,44 @@ class Bench:
         if task == "mem":
             return self.memory(c)
         raise AssertionError(task)
+
+    def udp_counters(self, c: Contender) -> dict:
+        """Counters read right before and right after the UDP rate run, to tell where datagrams
+        were lost: the kernel's drops on the proxy's UDP listening socket(s) (/proc/net/udp), the
+        host's UDP receive-buffer drops (/proc/net/snmp RcvbufErrors: every socket, so the
+        receiver's too) and, for fulcrumd, its own counters from the status socket (listener
+        iperf_udp: datagrams in and dropped; its member: datagrams sent to it)."""
+        out = {"socket_drops": udp_socket_drops(c.ports["iperf"]), "snmp": udp_snmp(), "proxy": None}
+        if isinstance(c, Fulcrum):
+            try:
+                out["proxy"] = c.udp_counters("iperf_udp")
+            except (OSError, ValueError) as e:
+                out["proxy_error"] = str(e)
+        return out
+
+    def udp_counter_deltas(self, cname: str, before: dict, after: dict) -> dict:
+        """The differences over the run (`_proxy_*` for fulcrumd, `_kernel_*` for every proxy)."""
+        res = {}
+        if isinstance(self.c[cname], Fulcrum):
+            b, a = before["proxy"], after["proxy"]
+            if b is None or a is None:
+                why = before.get("proxy_error") or after.get("proxy_error")
+                self.warnings.append(f"{LABELS[cname]} {TASK_LABELS['udp_rate']}: could not read its counters "
+                                     f"from the status socket: {why}")
+            else:
+                res.update({"_proxy_received": a["datagrams_in"] - b["datagrams_in"],
+                            "_proxy_forwarded": a["datagrams_to_member"] - b["datagrams_to_member"],
+                            "_proxy_dropped": a["dropped"] - b["dropped"],
+                            "_proxy_denied_truncated": (a["denied"] + a["truncated"]) - (b["denied"] + b["truncated"])})
+        if cname != "direct" and before["socket_drops"] is not None and after["socket_drops"] is not None:
+            res["_kernel_proxy_socket_drops"] = after["socket_drops"] - before["socket_drops"]
+        sb, sa = before["snmp"], after["snmp"]
+        if "RcvbufErrors" in sb and "RcvbufErrors" in sa:
+            res["_kernel_udp_rcvbuf_errors"] = sa["RcvbufErrors"] - sb["RcvbufErrors"]
+            if "_kernel_proxy_socket_drops" in res:
+                # The only other UDP socket receiving in this window is the iperf3 receiver's.
+                res["_kernel_other_socket_drops"] = res["_kernel_udp_rcvbuf_errors"] - res["_kernel_proxy_socket_drops"]
+        return res
 
     def iperf(self, argv: list[str], T: int, window: CpuWindow | None = None) -> dict:
         try:

@@ -313,3 +313,32 @@ def check_echo(port: int, size: int = 8 << 20) -> None:
     raise MeasureError(f"echo check on port {port}: got {got} bytes back for {size} sent; {where}")
 
 
+
+
+def udp_socket_drops(port: int) -> int | None:
+    """The kernel's `drops` counter summed over the UDP sockets bound to local PORT
+    (/proc/net/udp and udp6, last column), or None if there is none."""
+    total, found = 0, False
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f, None)
+                for line in f:
+                    cols = line.split()
+                    if len(cols) >= 13 and int(cols[1].rsplit(":", 1)[1], 16) == port:
+                        total += int(cols[-1])
+                        found = True
+        except (OSError, ValueError):
+            continue
+    return total if found else None
+
+
+def udp_snmp() -> dict:
+    """The host's (this network namespace's) UDP counters from /proc/net/snmp: InDatagrams,
+    RcvbufErrors, InErrors, ... ({} if unreadable)."""
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = [l.split() for l in f if l.startswith("Udp:")]
+        return dict(zip(rows[0][1:], map(int, rows[1][1:])))
+    except (OSError, IndexError, ValueError):
+        return {}

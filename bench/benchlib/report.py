@@ -237,3 +237,55 @@ def fmt_secs(s: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+
+
+def udp_loss(raw_detail: dict, cnames: list[str]) -> dict:
+    """UDP 64 B rate: where the datagrams were lost, per Fulcrum contender in `cnames`, from the
+    rounds that have both ends' figures. Medians over the rounds of each count, and of each
+    round's shares of the client's sent datagrams lost before the proxy (sent − received by the
+    proxy), in the proxy (received − forwarded to the member) and after it (forwarded − delivered
+    to the iperf3 receiver). A share below zero (iperf3's extra connect datagram) counts as 0."""
+    out = {}
+    for cname in cnames:
+        rounds = [d for d in raw_detail.get(cname, {}).get("udp_rate", [])
+                  if all(isinstance(d.get(k), (int, float)) for k in
+                         ("_udp_sent_packets", "_udp_delivered_packets", "_proxy_received", "_proxy_forwarded"))
+                  and d["_udp_sent_packets"] > 0]
+        if not rounds:
+            continue
+
+        def med(key):
+            vals = [d[key] for d in rounds if isinstance(d.get(key), (int, float))]
+            return statistics.median(vals) if vals else None
+
+        def share(d, a, b):
+            return max(d[a] - d[b], 0) / d["_udp_sent_packets"]
+        out[cname] = {
+            "rounds": len(rounds),
+            "sent": med("_udp_sent_packets"), "received_by_proxy": med("_proxy_received"),
+            "forwarded_by_proxy": med("_proxy_forwarded"), "delivered": med("_udp_delivered_packets"),
+            "dropped_by_proxy": med("_proxy_dropped"),
+            "lost_before_proxy": statistics.median(share(d, "_udp_sent_packets", "_proxy_received") for d in rounds),
+            "lost_in_proxy": statistics.median(share(d, "_proxy_received", "_proxy_forwarded") for d in rounds),
+            "lost_after_proxy": statistics.median(share(d, "_proxy_forwarded", "_udp_delivered_packets") for d in rounds),
+            "kernel_proxy_socket_drops": med("_kernel_proxy_socket_drops"),
+            "kernel_other_socket_drops": med("_kernel_other_socket_drops"),
+            "per_round": [{k: d.get(k) for k in ("round", "_udp_sent_packets", "_proxy_received", "_proxy_forwarded",
+                                                 "_udp_delivered_packets", "_proxy_dropped",
+                                                 "_kernel_proxy_socket_drops", "_kernel_other_socket_drops")}
+                          for d in rounds],
+        }
+    return out
+
+
+def render_udp_loss(loss: dict) -> str:
+    def n(v):
+        return "—" if v is None else f"{v:,.0f}"
+    head = ["contender", "rounds", "sent by client", "received by proxy", "forwarded by proxy",
+            "delivered to receiver", "lost before proxy", "lost in proxy", "lost after proxy",
+            "kernel drops: proxy socket", "kernel drops: other sockets"]
+    rows = [[LABELS[c], str(v["rounds"]), n(v["sent"]), n(v["received_by_proxy"]), n(v["forwarded_by_proxy"]),
+             n(v["delivered"]), f"{v['lost_before_proxy']:.1%}", f"{v['lost_in_proxy']:.1%}",
+             f"{v['lost_after_proxy']:.1%}", n(v["kernel_proxy_socket_drops"]), n(v["kernel_other_socket_drops"])]
+            for c, v in loss.items()]
+    return _grid(head, rows, left=1) if rows else ""
