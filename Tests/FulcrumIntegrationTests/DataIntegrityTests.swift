@@ -257,6 +257,40 @@ final class DataIntegrityTests: FulcrumTestCase {
         XCTAssertEqual(member.acceptedCount, 8 * perClient, "member connections")
     }
 
+    /// A member that speaks first, briefly, and closes (a greeting and FIN, often queued before
+    /// fulcrumd has seen its connect finish): what the connect's event said about the member
+    /// socket is all fulcrumd reads on, so that event must carry it. Every client of 200 gets
+    /// the whole greeting, then EOF.
+    func testMemberGreetingAndFINBeforeConnectIsSeen() throws {
+        let greeting = 37
+        let member = try makeServer(mode: .source(bytes: greeting))
+        let port = try freePort()
+        let daemon = try startFulcrum(DaemonConfig(
+            listeners: [ListenerSpec(port: port)],
+            pools: [PoolSpec(members: [MemberSpec(name: "m1", port: member.port)])]))
+        let failures = Locked<[String]>([])
+        let perClient = 25
+        let finished = runConcurrently(8, timeout: 120) { client in
+            for i in 0..<perClient {
+                do {
+                    let socket = try self.connect(port: port, ioTimeout: 10)
+                    defer { socket.close() }
+                    let received = try socket.readToEOF(limit: 1 << 20, totalTimeout: 10)
+                    if received.count != greeting {
+                        failures.withLock { $0.append("client \(client) connection \(i): \(received.count) bytes before EOF") }
+                        return
+                    }
+                } catch {
+                    failures.withLock { $0.append("client \(client) connection \(i): \(error)") }
+                    return
+                }
+            }
+        }
+        XCTAssertTrue(finished, "clients did not finish\n\(daemon.diagnostics)")
+        XCTAssertEqual(failures.current, [], "\(daemon.diagnostics)")
+        XCTAssertEqual(member.acceptedCount, 8 * perClient, "member connections")
+    }
+
     /// Mirror: the member sends 1 MiB and shuts down its write side; the client reads to EOF,
     /// then still sends 1 MiB, which the member receives in full.
     func testHalfCloseFromMemberClientCanStillSend() throws {
