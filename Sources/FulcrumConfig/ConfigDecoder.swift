@@ -29,7 +29,7 @@ struct ConfigDecoder {
                                 unit: " (milliseconds)")
         let pipeSize = top.integer("pipe_size", 4096...1_048_576, default: Config.defaultPipeSize, unit: " (bytes)")
         let copySmallReads = top.boolean("copy_small_reads", default: Config.defaultCopySmallReads)
-        let busyPoll = top.integer("busy_poll", 0...1000, default: 0, unit: " (microseconds)")
+        let busyPoll = top.integer("busy_poll", 0...1000, default: Config.defaultBusyPollMicroseconds, unit: " (microseconds)")
         let udpMaxSessions = top.integer("udp_max_sessions", 1...10_000_000, default: Config.defaultUDPMaxSessions)
         let status = decodeStatus(top)
 

@@ -14,7 +14,7 @@ public struct Config: Sendable, Equatable {
     public var copySmallReads = Config.defaultCopySmallReads
     /// busy_poll: how long, in microseconds, a worker that found no events keeps looking
     /// (zero-timeout epoll_wait, yielding the CPU in between) before it sleeps; 0 = off.
-    public var busyPollMicroseconds = 0
+    public var busyPollMicroseconds = Config.defaultBusyPollMicroseconds
     /// UDP sessions each worker keeps at most; the least recently used is evicted past it.
     public var udpMaxSessions = Config.defaultUDPMaxSessions
     /// Status socket path ([status] socket): show and set commands, mode 0660.
@@ -51,6 +51,7 @@ public struct Config: Sendable, Equatable {
     public static let defaultShutdownGraceMs = 10_000
     public static let defaultPipeSize = 65_536
     public static let defaultCopySmallReads = true
+    public static let defaultBusyPollMicroseconds = 0
     /// 65,536 sessions x (one socket + ~200 bytes of table) per worker.
     public static let defaultUDPMaxSessions = 65_536
     public static let defaultStatusSocket = "/run/fulcrum/status.sock"

@@ -13,11 +13,18 @@ from .common import (ANSI, BENCH_DIR, CONTENDERS, CPU_TASKS, CPU_UNITS, FULCRUM_
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
+def best_value(vals, better):
+    """The best of the numeric values (highest or lowest, per `better`), or None if there are none."""
+    vals = [v for v in vals if isinstance(v, (int, float))]
+    if not vals:
+        return None
+    return max(vals) if better == "higher" else min(vals)
+
+
 def ratio_cell(fval, peer_vals, better):
-    peer_vals = [v for v in peer_vals if isinstance(v, (int, float))]
-    if not isinstance(fval, (int, float)) or not peer_vals:
+    best = best_value(peer_vals, better)
+    if not isinstance(fval, (int, float)) or best is None:
         return None, "—"
-    best = max(peer_vals) if better == "higher" else min(peer_vals)
     if best == 0:
         if fval == 0:
             return 1.0, "1.00 ✓"
@@ -29,10 +36,9 @@ def ratio_cell(fval, peer_vals, better):
 
 def limit_ratio_cell(fval, limit_vals, better):
     """Fulcrum ÷ the better of the limit contenders that ran the row (no ✓: a ceiling)."""
-    limit_vals = [v for v in limit_vals if isinstance(v, (int, float))]
-    if not isinstance(fval, (int, float)) or not limit_vals:
+    best = best_value(limit_vals, better)
+    if not isinstance(fval, (int, float)) or best is None:
         return None, "—"
-    best = max(limit_vals) if better == "higher" else min(limit_vals)
     if best == 0:
         return None, "n/a (limit 0)"
     return fval / best, f"{fval / best:.2f}"
