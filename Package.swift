@@ -84,6 +84,12 @@ let package = Package(
             "FulcrumStatus",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Anycast on its own thread: announce_when and hold_down (pure), VIPs on the anycast
+        // interface through the same room as HA, for BIRD to export.
+        .target(name: "FulcrumAnycast", dependencies: [
+            "CFulcrumLinux", "FulcrumSystem", "FulcrumAddress", "FulcrumConfig", "FulcrumNetlink", "FulcrumStatus",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "FulcrumControl", dependencies: [
             "CFulcrumLinux", "FulcrumSystem", "FulcrumStatus", "FulcrumConfig", "FulcrumForwarding",
             "FulcrumHealth", "FulcrumPools",
@@ -92,7 +98,7 @@ let package = Package(
         ]),
         .executableTarget(name: "fulcrumd", dependencies: [
             "FulcrumConfig", "FulcrumForwarding", "FulcrumHealth", "FulcrumSystem", "CFulcrumLinux",
-            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumNetlink", "FulcrumBuildInfo",
+            "FulcrumControl", "FulcrumStatus", "FulcrumHA", "FulcrumAnycast", "FulcrumNetlink", "FulcrumBuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -32,6 +32,12 @@ _Static_assert(offsetof(struct cfl_ifinfomsg, ifi_type) == offsetof(struct ifinf
 _Static_assert(offsetof(struct cfl_ifinfomsg, ifi_index) == offsetof(struct ifinfomsg, ifi_index), "ifi_index");
 _Static_assert(offsetof(struct cfl_ifinfomsg, ifi_flags) == offsetof(struct ifinfomsg, ifi_flags), "ifi_flags");
 _Static_assert(offsetof(struct cfl_ifinfomsg, ifi_change) == offsetof(struct ifinfomsg, ifi_change), "ifi_change");
+_Static_assert(sizeof(struct cfl_rtmsg) == sizeof(struct rtmsg), "cfl_rtmsg size");
+_Static_assert(offsetof(struct cfl_rtmsg, rtm_table) == offsetof(struct rtmsg, rtm_table), "rtm_table");
+_Static_assert(offsetof(struct cfl_rtmsg, rtm_type) == offsetof(struct rtmsg, rtm_type), "rtm_type");
+_Static_assert(offsetof(struct cfl_rtmsg, rtm_flags) == offsetof(struct rtmsg, rtm_flags), "rtm_flags");
+_Static_assert(sizeof(struct cfl_ifa_cacheinfo) == sizeof(struct ifa_cacheinfo), "cfl_ifa_cacheinfo size");
+_Static_assert(offsetof(struct cfl_ifa_cacheinfo, ifa_valid) == offsetof(struct ifa_cacheinfo, ifa_valid), "ifa_valid");
 _Static_assert(sizeof(struct cfl_rtattr) == sizeof(struct rtattr), "cfl_rtattr size");
 _Static_assert(offsetof(struct cfl_rtattr, rta_type) == offsetof(struct rtattr, rta_type), "rta_type");
 _Static_assert(NLMSG_ALIGNTO == 4 && RTA_ALIGNTO == 4, "Swift aligns messages and attributes to 4 bytes");
@@ -80,6 +86,20 @@ const uint16_t CFL_ARPHRD_ETHER = ARPHRD_ETHER;
 const uint16_t CFL_ARPHRD_LOOPBACK = ARPHRD_LOOPBACK;
 const uint16_t CFL_ARPHRD_NONE = ARPHRD_NONE;
 const int CFL_RT_SCOPE_UNIVERSE = RT_SCOPE_UNIVERSE;
+const uint16_t CFL_RTM_NEWROUTE = RTM_NEWROUTE;
+const uint16_t CFL_RTM_DELROUTE = RTM_DELROUTE;
+const uint16_t CFL_NLM_F_REPLACE = NLM_F_REPLACE;
+const uint16_t CFL_IFA_CACHEINFO = IFA_CACHEINFO;
+const uint16_t CFL_IFLA_LINKINFO = IFLA_LINKINFO;
+const uint16_t CFL_IFLA_INFO_KIND = IFLA_INFO_KIND;
+const uint16_t CFL_RTA_DST = RTA_DST;
+const uint16_t CFL_RTA_OIF = RTA_OIF;
+const uint16_t CFL_RTA_PRIORITY = RTA_PRIORITY;
+const uint8_t CFL_RT_TABLE_LOCAL = RT_TABLE_LOCAL;
+const uint8_t CFL_RTN_LOCAL = RTN_LOCAL;
+const uint8_t CFL_RT_SCOPE_HOST = RT_SCOPE_HOST;
+const uint8_t CFL_RTPROT_STATIC = RTPROT_STATIC;
+const uint32_t CFL_IFF_UP = IFF_UP;
 
 int cfl_packet_socket(uint16_t ethertype) {
     return socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));

@@ -125,6 +125,12 @@ struct GlobalDifferences {
         if old.ha != new.ha {
             needsRestart.append("ha: \(old.ha == nil ? "added" : new.ha == nil ? "removed" : "changed") needs a restart")
         }
+        // The anycast thread is built around its VIP list and interface at start, like [ha];
+        // a restart withdraws first (withdraw_grace), so it costs the node its share of new
+        // flows for a moment, not its open connections.
+        if old.anycast != new.anycast {
+            needsRestart.append("anycast: \(old.anycast == nil ? "added" : new.anycast == nil ? "removed" : "changed") needs a restart")
+        }
         // The switch happens once, at start, and cannot be undone by a process that made it.
         restart("process.user", old.process.user, new.process.user) { $0.map(shortQuoted) ?? "default" }
         restart("process.group", old.process.group, new.process.group) { $0.map(shortQuoted) ?? "default" }

@@ -20,6 +20,7 @@ public struct LoadedConfig: Sendable {
             counted(config.listeners.count, "listener"), counted(config.pools.count, "pool"),
             counted(members, "member"), counted(config.workers, "worker"),
         ].joined(separator: ", ") + (config.ha.map { ", HA on \($0.interface) VRID \($0.virtualRouterID)" } ?? "")
+            + (config.anycast.map { ", anycast on \($0.interface) (\(counted($0.virtualIPs.count, "VIP")))" } ?? "")
             + " (\(counted(files.count, "file")))"
     }
 }

@@ -101,7 +101,7 @@ enum HASchema {
         return vips.count == items.count ? vips : nil
     }
 
-    private static func unusable(_ address: IPAddress) -> String? {
+    static func unusable(_ address: IPAddress) -> String? {
         switch address {
         case let .v4(value):
             if value == 0 { return "the unspecified address" }

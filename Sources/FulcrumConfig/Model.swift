@@ -31,6 +31,8 @@ public struct Config: Sendable, Equatable {
     public var pools: [Pool]
     /// [ha]: VRRP virtual-IP takeover, or nil.
     public var ha: HASettings?
+    /// [anycast]: VIPs announced through BIRD while their pools are up, or nil.
+    public var anycast: AnycastSettings?
     /// [process]: the account to run as after binding.
     public var process = ProcessSettings()
 

@@ -25,8 +25,9 @@ public enum Capability: Int32, Sendable, Comparable, CaseIterable, CustomStringC
 /// - CAP_NET_RAW: a PING monitor (raw ICMP socket where net.ipv4.ping_group_range does not let
 ///   the group open an ICMP datagram socket), or [ha] (gratuitous ARP / unsolicited neighbour
 ///   advertisements go out of an AF_PACKET socket opened on each takeover).
-/// - CAP_NET_ADMIN: [ha] only (VIPs added and removed through rtnetlink on every transition).
-///   [ha] changes need a restart already, so no reload can need it later.
+/// - CAP_NET_ADMIN: [ha] (VIPs added and removed through rtnetlink on every transition) and
+///   [anycast] (its interface, local routes, VIPs on every announce and withdraw). Both need a
+///   restart to change, so no reload can need it later.
 ///   Not kept for UDP listeners: their SO_RCVBUFFORCE is best effort and falls back to
 ///   SO_RCVBUF (capped by net.core.rmem_max), which is what a listener added by reload gets.
 /// Everything else is dropped from every set, the bounding set included when root.
@@ -45,6 +46,9 @@ public struct PrivilegePlan: Sendable, Equatable {
         if config.ha != nil {
             needs[.netRaw, default: []].append("[ha] VRRP adverts and gratuitous ARP/NDP")
             needs[.netAdmin, default: []].append("[ha] virtual IPs via rtnetlink")
+        }
+        if config.anycast != nil {
+            needs[.netAdmin, default: []].append("[anycast] interface, local routes and virtual IPs via rtnetlink")
         }
         self.needs = needs
     }

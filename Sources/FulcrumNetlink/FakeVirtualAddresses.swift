@@ -1,3 +1,4 @@
+import FulcrumAddress
 import Synchronization
 
 /// A VirtualAddressControl that changes nothing: it keeps the interfaces' addresses in memory,
@@ -11,6 +12,9 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
         case remove(InterfaceAddress)
         case announce(InterfaceAddress)
         case list(interface: String)
+        case ensureInterface(String)
+        case addLocalRoute(IPAddress)
+        case removeLocalRoute(IPAddress)
 
         public var description: String {
             switch self {
@@ -18,6 +22,9 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
             case let .remove(vip): return "remove \(vip)"
             case let .announce(vip): return "announce \(vip)"
             case let .list(interface): return "list \(interface)"
+            case let .ensureInterface(name): return "ensure interface \(name)"
+            case let .addLocalRoute(address): return "add local route \(address)"
+            case let .removeLocalRoute(address): return "remove local route \(address)"
             }
         }
     }
@@ -27,13 +34,14 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
         var addresses: [InterfaceAddress]
         var calls: [Call] = []
         var failures: [NetlinkError.Operation: NetlinkError.Cause] = [:]
+        var localRoutes: Set<IPAddress> = []
     }
 
     private let state: Mutex<State>
 
     /// `interfaces` exist (others are `noSuchInterface`); `addresses` are on them already.
     public init(interfaces: Set<String> = ["eth0"], addresses: [InterfaceAddress] = []) {
-        state = Mutex(State(interfaces: interfaces.union(addresses.map(\.interface)), addresses: addresses))
+        state = Mutex(State(interfaces: interfaces.union(addresses.map(\.interface)).union(["lo"]), addresses: addresses))
     }
 
     /// Every call so far, failed ones included, in order.
@@ -65,6 +73,9 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
         }
     }
 
+    /// The addresses with a local route now.
+    public var localRoutes: Set<IPAddress> { state.withLock { $0.localRoutes } }
+
     public func forgetCalls() {
         state.withLock { $0.calls.removeAll() }
     }
@@ -91,6 +102,34 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
             result = state.addresses.filter { $0.interface == interface }
         }
         return result
+    }
+
+    /// A missing interface is created (as a dummy) and said so.
+    public func ensureInterface(_ name: String) throws(NetlinkError) -> InterfaceOrigin {
+        let origin: Result<InterfaceOrigin, NetlinkError> = state.withLock { state in
+            state.calls.append(.ensureInterface(name))
+            if let cause = state.failures[.createInterface] {
+                return .failure(NetlinkError(.createInterface, .interface(name), cause))
+            }
+            return .success(state.interfaces.insert(name).inserted ? .dummy : .existing)
+        }
+        return try origin.get()
+    }
+
+    public func addLocalRoute(_ address: IPAddress) throws(NetlinkError) {
+        try record(.addLocalRoute(address), .addLocalRoute, .address(Self.onLoopback(address))) { state in
+            state.localRoutes.insert(address)
+        }
+    }
+
+    public func removeLocalRoute(_ address: IPAddress) throws(NetlinkError) {
+        try record(.removeLocalRoute(address), .removeLocalRoute, .address(Self.onLoopback(address))) { state in
+            state.localRoutes.remove(address)
+        }
+    }
+
+    private static func onLoopback(_ address: IPAddress) -> InterfaceAddress {
+        InterfaceAddress(interface: "lo", address: address, prefixLength: address.isIPv4 ? 32 : 128)!
     }
 
     private func record(_ call: Call, _ operation: NetlinkError.Operation, _ subject: NetlinkError.Subject,

@@ -10,6 +10,9 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
         case remove
         case announce
         case list
+        case createInterface
+        case addLocalRoute
+        case removeLocalRoute
 
         public var description: String {
             switch self {
@@ -17,6 +20,9 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
             case .remove: return "remove"
             case .announce: return "announce"
             case .list: return "list addresses"
+            case .createInterface: return "create interface"
+            case .addLocalRoute: return "add local route for"
+            case .removeLocalRoute: return "remove local route for"
             }
         }
     }
@@ -85,13 +91,15 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
             return "announce \(vip.address) on \(vip.interface): \(cause)\(capabilityHint)"
         case let (_, .address(vip)):
             return "\(operation) \(vip.addressWithPrefix) on \(vip.interface): \(cause)\(capabilityHint)"
+        case let (.createInterface, .interface(name)):
+            return "create interface \(name): \(cause)\(capabilityHint)"
         case let (_, .interface(name)):
             return "\(operation) on \(name): \(cause)\(capabilityHint)"
         }
     }
 
     /// EPERM here is almost always a capability fulcrumd was started without (or dropped):
-    /// changing addresses needs CAP_NET_ADMIN, announcing opens an AF_PACKET socket, which
+    /// changing addresses, routes and links needs CAP_NET_ADMIN, announcing opens an AF_PACKET socket, which
     /// needs CAP_NET_RAW. Named, so the operator knows what to grant.
     private var capabilityHint: String {
         let code: Int32
@@ -101,8 +109,8 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
         }
         guard code == EPERM else { return "" }
         switch operation {
-        case .add, .remove: return "; [ha] needs CAP_NET_ADMIN"
-        case .announce: return "; [ha] needs CAP_NET_RAW"
+        case .add, .remove, .createInterface, .addLocalRoute, .removeLocalRoute: return "; needs CAP_NET_ADMIN"
+        case .announce: return "; needs CAP_NET_RAW"
         case .list: return ""
         }
     }

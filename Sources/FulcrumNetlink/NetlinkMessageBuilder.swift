@@ -28,6 +28,15 @@ struct NetlinkMessageBuilder {
         appendAttribute(type, withUnsafeBytes(of: value) { Array($0) })
     }
 
+    /// One attribute as bytes (header, payload, padding), to nest inside another (IFLA_LINKINFO).
+    static func attribute(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
+        var builder = NetlinkMessageBuilder()
+        builder.appendAttribute(type, payload)
+        return builder.bytes
+    }
+
+    private init() {}
+
     /// The finished message, its length written into the header.
     var message: [UInt8] {
         var result = bytes

@@ -32,6 +32,56 @@ enum RouteRequest {
         return builder.message
     }
 
+    /// RTM_NEWLINK creating a link of `kind` ("dummy", "bridge"), down, with no addresses.
+    /// EXCL: one that appeared meanwhile is EEXIST, which the caller takes as "there".
+    static func newLink(named name: String, kind: String, sequence: UInt32) -> [UInt8] {
+        var builder = NetlinkMessageBuilder(type: CFL_RTM_NEWLINK,
+                                            flags: CFL_NLM_F_REQUEST | CFL_NLM_F_ACK | CFL_NLM_F_CREATE | CFL_NLM_F_EXCL,
+                                            sequence: sequence)
+        builder.appendRaw(cfl_ifinfomsg(ifi_family: UInt8(AF_UNSPEC), ifi_pad: 0, ifi_type: 0, ifi_index: 0, ifi_flags: 0, ifi_change: 0))
+        builder.appendAttribute(CFL_IFLA_IFNAME, Array(name.utf8) + [0])
+        builder.appendAttribute(CFL_IFLA_LINKINFO, NetlinkMessageBuilder.attribute(CFL_IFLA_INFO_KIND, Array(kind.utf8)))
+        return builder.message
+    }
+
+    /// RTM_NEWLINK on an existing link changing only IFF_UP (ifi_change masks the rest).
+    static func setUp(interfaceIndex: Int32, sequence: UInt32) -> [UInt8] {
+        var builder = NetlinkMessageBuilder(type: CFL_RTM_NEWLINK, flags: CFL_NLM_F_REQUEST | CFL_NLM_F_ACK, sequence: sequence)
+        builder.appendRaw(cfl_ifinfomsg(ifi_family: UInt8(AF_UNSPEC), ifi_pad: 0, ifi_type: 0, ifi_index: interfaceIndex,
+                                        ifi_flags: CFL_IFF_UP, ifi_change: CFL_IFF_UP))
+        return builder.message
+    }
+
+    /// A `local` route for one address in the local table through `lo` (as `ip route add local
+    /// ADDR dev lo table local metric 1024`): the kernel delivers the address's packets to this
+    /// host's sockets whether or not any interface carries it. Metric 1024 keeps it apart from
+    /// the metric-0 route the kernel adds and removes with the address itself. REPLACE: adding
+    /// it again is not an error.
+    static func newLocalRoute(_ address: IPAddress, loopbackIndex: Int32, sequence: UInt32) -> [UInt8] {
+        localRouteMessage(CFL_RTM_NEWROUTE, CFL_NLM_F_CREATE | CFL_NLM_F_REPLACE, address, loopbackIndex, sequence)
+    }
+
+    static func deleteLocalRoute(_ address: IPAddress, loopbackIndex: Int32, sequence: UInt32) -> [UInt8] {
+        localRouteMessage(CFL_RTM_DELROUTE, 0, address, loopbackIndex, sequence)
+    }
+
+    static let localRouteMetric: UInt32 = 1024
+
+    private static func localRouteMessage(_ type: UInt16, _ extraFlags: UInt16, _ address: IPAddress,
+                                          _ loopbackIndex: Int32, _ sequence: UInt32) -> [UInt8] {
+        var builder = NetlinkMessageBuilder(type: type, flags: CFL_NLM_F_REQUEST | CFL_NLM_F_ACK | extraFlags, sequence: sequence)
+        builder.appendRaw(cfl_rtmsg(rtm_family: UInt8(address.isIPv4 ? AF_INET : AF_INET6),
+                                    rtm_dst_len: address.isIPv4 ? 32 : 128, rtm_src_len: 0, rtm_tos: 0,
+                                    rtm_table: CFL_RT_TABLE_LOCAL, rtm_protocol: CFL_RTPROT_STATIC,
+                                    rtm_scope: CFL_RT_SCOPE_HOST, rtm_type: CFL_RTN_LOCAL, rtm_flags: 0))
+        var wire: [UInt8] = []
+        wire.append(address)
+        builder.appendAttribute(CFL_RTA_DST, wire)
+        builder.appendAttribute(CFL_RTA_OIF, UInt32(bitPattern: loopbackIndex))
+        builder.appendAttribute(CFL_RTA_PRIORITY, localRouteMetric)
+        return builder.message
+    }
+
     private static func addressMessage(_ type: UInt16, _ extraFlags: UInt16, _ vip: InterfaceAddress,
                                        _ interfaceIndex: Int32, _ sequence: UInt32, creating: Bool) -> [UInt8] {
         var builder = NetlinkMessageBuilder(type: type, flags: CFL_NLM_F_REQUEST | CFL_NLM_F_ACK | extraFlags, sequence: sequence)

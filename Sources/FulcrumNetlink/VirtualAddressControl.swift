@@ -1,6 +1,10 @@
-/// The one way Fulcrum changes interfaces: virtual IPs on and off, and telling the link who owns
-/// one now. The HA state machine drives it; `LinuxVirtualAddresses` does it with rtnetlink and
-/// AF_PACKET, `FakeVirtualAddresses` records it for tests.
+import FulcrumAddress
+
+/// The one way Fulcrum changes interfaces: virtual IPs on and off, telling the link who owns
+/// one now, and (for anycast) an interface of its own plus local routes that keep a VIP's
+/// traffic delivered while it is not announced. The HA and anycast threads drive it;
+/// `LinuxVirtualAddresses` does it with rtnetlink and AF_PACKET, `FakeVirtualAddresses`
+/// records it for tests.
 public protocol VirtualAddressControl: Sendable {
     /// Puts the address on its interface. Idempotent: an address already there (same address;
     /// for IPv4 also the same prefix length) is left as it is and is not an error.
@@ -17,6 +21,23 @@ public protocol VirtualAddressControl: Sendable {
 
     /// The IPv4 and IPv6 addresses on the interface, as the kernel lists them.
     func addresses(on interface: String) throws(NetlinkError) -> [InterfaceAddress]
+
+    /// Makes sure an interface of this name exists and is up: one already there is used as it
+    /// is (and set up); otherwise a dummy interface is created, or a bridge with no ports
+    /// where the kernel has no dummy driver. Says which.
+    func ensureInterface(_ name: String) throws(NetlinkError) -> InterfaceOrigin
+
+    /// Adds (idempotent) a `local` route for the address through lo in the local table, so
+    /// this host accepts its packets whether or not an interface carries the address.
+    func addLocalRoute(_ address: IPAddress) throws(NetlinkError)
+
+    /// Removes that route (idempotent).
+    func removeLocalRoute(_ address: IPAddress) throws(NetlinkError)
+}
+
+/// Where the anycast interface came from.
+public enum InterfaceOrigin: String, Sendable, Equatable {
+    case existing, dummy, bridge
 }
 
 extension VirtualAddressControl {

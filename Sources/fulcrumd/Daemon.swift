@@ -1,4 +1,6 @@
 import CFulcrumLinux
+import FulcrumAddress
+import FulcrumAnycast
 import FulcrumBuildInfo
 import FulcrumConfig
 import FulcrumControl
@@ -53,6 +55,15 @@ struct Daemon {
             logger.error("startup failed: \(error)")
             return 1
         }
+        let anycast: AnycastNode?
+        do {
+            anycast = try config.anycast.map { settings in
+                try AnycastNode(settings: settings, addresses: LinuxVirtualAddresses(), logger: logger)
+            }
+        } catch {
+            logger.error("startup failed: \(error)")
+            return 1
+        }
         let started = WallClock.unixSeconds()
         let reader = StatusReader(config: config, engine: engine, board: checker.board, version: fulcrumVersion,
                                   configDirectory: configDirectory, configFiles: files, startedAt: started,
@@ -85,11 +96,13 @@ struct Daemon {
             try control.start()
             // Last: the node may become master at once, and then it serves at once.
             try ha?.start()
+            try anycast?.start { [reader] vips in Daemon.poolHealth(of: vips, reader: reader) }
         } catch {
             logger.error("startup failed: \(error)")
             engine.stop()
             checker.stop()
             control.stop()
+            anycast?.stop()
             return 1
         }
         let plan = engine.plan
@@ -127,9 +140,15 @@ struct Daemon {
                 continue
             }
             if received.signal == SIGTERM || received.signal == SIGINT {
-                logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
-                    "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
-                ])
+                if anycast == nil {
+                    logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
+                        "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
+                    ])
+                } else {
+                    logger.info("shutting down: anycast VIPs are withdrawn first, then open connections may finish", metadata: [
+                        "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
+                    ])
+                }
                 break
             }
             takeOther(received, &ignored)
@@ -140,6 +159,17 @@ struct Daemon {
         // The VIPs go first (priority 0 lets the backup take over after Skew_Time), so new
         // clients reach the other node while connections here drain.
         ha?.stop()
+        if let anycast, let settings = reloader.config.anycast {
+            // Withdrawn first, still accepting: routers keep sending new flows here until the
+            // withdrawal reaches them, and those must not be refused.
+            if anycast.withdrawForShutdown() > 0 && settings.withdrawGraceMs > 0 {
+                logger.info("anycast: VIPs withdrawn; still accepting while routers converge", metadata: [
+                    "withdraw_grace_ms": "\(settings.withdrawGraceMs)",
+                ])
+                waitWithdrawGrace(settings.withdrawGraceMs, signals: signals, ignored: &ignored)
+            }
+            logger.info("no longer accepting, open connections may finish", metadata: ["grace_ms": "\(grace)"])
+        }
         engine.beginDrain()
         if !waitForDrain(engine, signals: signals, graceMs: grace, ignored: &ignored) {
             logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(engine.openConnections())"])
@@ -152,6 +182,7 @@ struct Daemon {
         }
         control.stop()
         reloader.checker.stop()
+        anycast?.stop()
         var final = reader.snapshot()
         control.applySamples(to: &final)
         report(final)
@@ -164,6 +195,40 @@ struct Daemon {
         names.filter { name in
             guard let pool = plan.pools.first(where: { $0.name == name }), !pool.members.isEmpty else { return false }
             return !(0..<pool.members.count).contains { pool.health.isUp($0) }
+        }
+    }
+
+    /// Each anycast VIP's pools and how many of their members take new traffic, from the status
+    /// snapshot (so the rule is the one `show members` shows): ONLINE and NO_MONITOR count;
+    /// UNKNOWN does not, so a node that just started announces only after a first good check.
+    static func poolHealth(of vips: [IPAddress], reader: StatusReader) -> [[AnycastCondition.PoolHealth]] {
+        let snapshot = reader.snapshot()
+        let listeners = reader.config.listeners
+        return vips.map { vip in
+            AnycastSettings.pools(of: vip, in: listeners).map { name in
+                let members = snapshot.pool(named: name)?.members ?? []
+                let up = members.filter { $0.status == .online || $0.status == .noMonitor }.count
+                return AnycastCondition.PoolHealth(name: name, up: up, total: members.count)
+            }
+        }
+    }
+
+    /// withdraw_grace after the anycast withdrawal: still accepting. A second SIGTERM/SIGINT
+    /// ends it early (the drain that follows is cut short by the next one).
+    private func waitWithdrawGrace(_ graceMs: Int, signals: SignalSet, ignored: inout IgnoredSignals) {
+        let end = cfl_monotonic_ms() + Int64(graceMs)
+        while true {
+            let left = end - cfl_monotonic_ms()
+            if left <= 0 { return }
+            guard let received = signals.wait(timeoutMs: Int(min(left, 100))) else {
+                _ = ignored.flush(nowMs: cfl_monotonic_ms())
+                continue
+            }
+            if received.signal == SIGTERM || received.signal == SIGINT {
+                logger.notice("second signal: not waiting for withdraw_grace", metadata: ["signal": "\(received.name)"])
+                return
+            }
+            takeOther(received, &ignored)
         }
     }
 

@@ -13,7 +13,7 @@ final class NetlinkErrorTests: XCTestCase {
 
     func testDescriptions() {
         XCTAssertEqual(NetlinkError(.add, .address(v4), .refused(SystemError(code: EPERM, call: "RTM_NEWADDR"), kernelMessage: nil)).description,
-                       "add 192.0.2.10/24 on eth0: RTM_NEWADDR: EPERM (Operation not permitted); [ha] needs CAP_NET_ADMIN")
+                       "add 192.0.2.10/24 on eth0: RTM_NEWADDR: EPERM (Operation not permitted); needs CAP_NET_ADMIN")
         XCTAssertEqual(NetlinkError(.add, .address(v6), .noSuchInterface).description,
                        "add 2001:db8::10/64 on eth9: no such interface")
         XCTAssertEqual(NetlinkError(.remove, .address(v6), .refused(SystemError(code: EACCES, call: "RTM_DELADDR"),
@@ -22,7 +22,7 @@ final class NetlinkErrorTests: XCTestCase {
         XCTAssertEqual(NetlinkError(.announce, .address(v4), .systemCall(SystemError(code: ENETDOWN, call: "sendto(AF_PACKET)"))).description,
                        "announce 192.0.2.10 on eth0: sendto(AF_PACKET): ENETDOWN (Network is down)")
         XCTAssertEqual(NetlinkError(.announce, .address(v4), .systemCall(SystemError(code: EPERM, call: "socket(AF_PACKET)"))).description,
-                       "announce 192.0.2.10 on eth0: socket(AF_PACKET): EPERM (Operation not permitted); [ha] needs CAP_NET_RAW")
+                       "announce 192.0.2.10 on eth0: socket(AF_PACKET): EPERM (Operation not permitted); needs CAP_NET_RAW")
         XCTAssertEqual(NetlinkError(.list, .interface("eth0"), .systemCall(SystemError(code: EPERM, call: "socket(AF_NETLINK)"))).description,
                        "list addresses on eth0: socket(AF_NETLINK): EPERM (Operation not permitted)")
         XCTAssertEqual(NetlinkError(.announce, .address(v4), .notEthernet(.loopback)).description,

@@ -39,6 +39,27 @@ struct cfl_ifinfomsg {
     uint32_t ifi_change;
 };
 
+struct cfl_rtmsg {
+    uint8_t rtm_family;
+    uint8_t rtm_dst_len;
+    uint8_t rtm_src_len;
+    uint8_t rtm_tos;
+    uint8_t rtm_table;
+    uint8_t rtm_protocol;
+    uint8_t rtm_scope;
+    uint8_t rtm_type;
+    uint32_t rtm_flags;
+};
+
+// IFA_CACHEINFO: an address's lifetimes in seconds (0xFFFFFFFF = forever); the timestamps are
+// the kernel's and ignored when sent.
+struct cfl_ifa_cacheinfo {
+    uint32_t ifa_prefered;
+    uint32_t ifa_valid;
+    uint32_t cstamp;
+    uint32_t tstamp;
+};
+
 struct cfl_rtattr {
     uint16_t rta_len;
     uint16_t rta_type;
@@ -74,6 +95,20 @@ extern const uint16_t CFL_ARPHRD_ETHER;
 extern const uint16_t CFL_ARPHRD_LOOPBACK;
 extern const uint16_t CFL_ARPHRD_NONE;
 extern const int CFL_RT_SCOPE_UNIVERSE;
+extern const uint16_t CFL_RTM_NEWROUTE;
+extern const uint16_t CFL_RTM_DELROUTE;
+extern const uint16_t CFL_NLM_F_REPLACE;
+extern const uint16_t CFL_IFA_CACHEINFO;
+extern const uint16_t CFL_IFLA_LINKINFO;
+extern const uint16_t CFL_IFLA_INFO_KIND;
+extern const uint16_t CFL_RTA_DST;
+extern const uint16_t CFL_RTA_OIF;
+extern const uint16_t CFL_RTA_PRIORITY;
+extern const uint8_t CFL_RT_TABLE_LOCAL;
+extern const uint8_t CFL_RTN_LOCAL;
+extern const uint8_t CFL_RT_SCOPE_HOST;
+extern const uint8_t CFL_RTPROT_STATIC;
+extern const uint32_t CFL_IFF_UP;
 
 // AF_PACKET SOCK_RAW (CLOEXEC) for whole Ethernet frames. `ethertype` is what it receives, in
 // host order: 0 receives nothing (a send-only socket), CFL_ETH_P_ALL everything.

@@ -1,0 +1,106 @@
+import CFulcrumLinux
+import FulcrumNetlink
+import FulcrumStatus
+import FulcrumSystem
+
+extension AnycastNode {
+    func run() {
+        let start = cfl_monotonic_ms()
+        let first = evaluate()
+        gates = first.map { AnnouncementGate(holdDownMs: settings.holdDownMs, condition: $0.holds, nowMs: start) }
+        while !loop.stopRequested {
+            let (request, forced) = currentRequests()
+            turn(forced: forced)
+            markApplied(request)
+            do {
+                let ready = try loop.poll.wait(timeoutMs: Int32(AnycastNode.turnMs))
+                for i in 0..<ready where loop.poll.data(at: i) == loop.wakeData { loop.consumeWake() }
+            } catch {
+                logger.critical("anycast event loop failed", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+    }
+
+    /// One look at every VIP: condition, hold_down, then the interface brought in line.
+    private func turn(forced: [ForcedOff?]) {
+        let nowMs = cfl_monotonic_ms()
+        let verdicts = evaluate()
+        var entries: [AnycastStatus.VIP] = []
+        for index in vips.indices {
+            let (holds, why) = verdicts[index]
+            let off = forced[index]
+            _ = gates[index].observe(holds, forcedOff: off != nil, nowMs: nowMs)
+            if gates[index].announced != onInterface[index] {
+                if gates[index].announced {
+                    announce(index, reason: why)
+                } else {
+                    let reason = off?.reason
+                        ?? "\(why) (held \(settings.holdDownMs) ms)"
+                    withdraw(index, reason: reason)
+                }
+            }
+            let pending = gates[index].pending(forcedOff: off != nil, nowMs: nowMs).map { change, left in
+                "\(change == .announce ? "announce" : "withdraw") in \(Self.seconds(left)) (hold_down \(settings.holdDownMs) ms)"
+            }
+            entries.append(AnycastStatus.VIP(
+                address: "\(vips[index].address)", announced: onInterface[index], conditionHolds: holds,
+                reason: off?.reason ?? why, pending: pending, since: since[index], transitions: transitions[index],
+                withdrawnByOperator: off == .operatorRequest, pools: lastPools[index]))
+        }
+        publish(entries)
+    }
+
+    func announce(_ index: Int, reason: String) {
+        let vip = vips[index]
+        do {
+            try addresses.add(vip)
+        } catch {
+            failed(index, "cannot announce \(vip.address): \(error)")
+            return
+        }
+        changed(index, to: true)
+        logger.notice("anycast announce \(vip.address): \(reason)", metadata: [
+            "vip": "\(vip.address)", "interface": "\(vip.interface)", "reason": "\(reason)",
+        ])
+    }
+
+    func withdraw(_ index: Int, reason: String) {
+        let vip = vips[index]
+        do {
+            try addresses.remove(vip)
+        } catch {
+            failed(index, "cannot withdraw \(vip.address): \(error)")
+            return
+        }
+        changed(index, to: false)
+        logger.notice("anycast withdraw \(vip.address): \(reason)", metadata: [
+            "vip": "\(vip.address)", "interface": "\(vip.interface)", "reason": "\(reason)",
+        ])
+    }
+
+    private func changed(_ index: Int, to announced: Bool) {
+        onInterface[index] = announced
+        transitions[index] += 1
+        since[index] = WallClock.unixSeconds()
+        lastFailure[index] = nil
+    }
+
+    /// Tried again next turn; logged when the failure is new.
+    private func failed(_ index: Int, _ message: String) {
+        guard lastFailure[index] != message else { return }
+        lastFailure[index] = message
+        logger.error("anycast: \(message); trying again every \(AnycastNode.turnMs) ms",
+                     metadata: ["vip": "\(vips[index].address)"])
+    }
+
+    private func evaluate() -> [(holds: Bool, reason: String)] {
+        let health = poolHealth(vips.map(\.address))
+        lastPools = health.map { $0.map(\.name) }
+        return health.map { AnycastCondition.evaluate(settings.announceWhen, pools: $0) }
+    }
+
+    static func seconds(_ ms: Int64) -> String {
+        "\(ms / 1000).\(ms % 1000 / 100) s"
+    }
+}

@@ -1,0 +1,201 @@
+import CFulcrumLinux
+import FulcrumAddress
+import FulcrumConfig
+import FulcrumNetlink
+import FulcrumStatus
+import FulcrumSystem
+import Logging
+import Synchronization
+
+/// [anycast] on its own thread: ten times a second it weighs each VIP's pools
+/// (AnycastCondition), passes the verdict through hold_down (AnnouncementGate), and puts the
+/// VIP on the anycast interface or takes it off, through the one room that changes
+/// interfaces. BIRD's `protocol direct` exports what is on the interface; that is the whole
+/// coupling to BGP. A local route per VIP (lo, local table) keeps the node accepting a VIP's
+/// packets while the VIP is withdrawn, so connections that routers still send here (open
+/// ones, and new ones until they converge) are served, not black-holed.
+public final class AnycastNode: @unchecked Sendable {
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    let settings: AnycastSettings
+    let addresses: any VirtualAddressControl
+    let logger: Logger
+    /// Each VIP's pools and their health, in VIP order; read once per turn. Set by start().
+    var poolHealth: @Sendable ([IPAddress]) -> [[AnycastCondition.PoolHealth]] = { $0.map { _ in [] } }
+    let origin: InterfaceOrigin
+    let vips: [InterfaceAddress]
+    let loop: EventLoop
+
+    /// Only the anycast thread touches these.
+    var gates: [AnnouncementGate] = []
+    var onInterface: [Bool]
+    var transitions: [Int]
+    var since: [Int64]
+    var reasons: [String]
+    /// The last failure logged per VIP, so a change the kernel keeps refusing is logged once.
+    var lastFailure: [String?]
+    /// Each VIP's pools as last evaluated.
+    var lastPools: [[String]]
+
+    /// Why a VIP is kept off whatever its condition says.
+    enum ForcedOff: Equatable {
+        case operatorRequest, shutdown
+
+        var reason: String {
+            switch self {
+            case .operatorRequest: return "withdrawn by operator"
+            case .shutdown: return "shutting down"
+            }
+        }
+    }
+
+    /// What other threads ask: operator withdrawals, shutdown, and a request counter the
+    /// thread echoes in `applied` once a turn has acted on them.
+    struct Requests {
+        var withdrawnByOperator: Set<Int> = []
+        var shuttingDown = false
+        var number: UInt64 = 0
+    }
+    private let requests = Mutex(Requests())
+    private let applied = Mutex<UInt64>(0)
+    private let published: Mutex<AnycastStatus>
+
+    static let turnMs: Int64 = 100
+
+    /// Makes sure the interface exists and is up, takes off any of the VIPs an earlier run left
+    /// on it (this run announces only after hold_down), and adds the local routes. Any failure
+    /// stops the start with the interface or VIP named.
+    public init(settings: AnycastSettings, addresses: any VirtualAddressControl, logger: Logger) throws {
+        self.settings = settings
+        self.addresses = addresses
+        self.logger = logger
+        let name = settings.interface
+        vips = settings.virtualIPs.map {
+            InterfaceAddress(interface: name, address: $0, prefixLength: $0.isIPv4 ? 32 : 128)!
+        }
+        do {
+            origin = try addresses.ensureInterface(name)
+            if origin != .existing {
+                logger.notice("anycast: created interface \(name) (\(origin.rawValue))",
+                              metadata: ["interface": "\(name)", "kind": "\(origin.rawValue)"])
+            }
+            let present = try addresses.addresses(on: name)
+            for vip in vips where present.contains(where: { $0.address == vip.address }) {
+                try addresses.remove(vip)
+                logger.notice("anycast: took \(vip.address) off \(name), left there by an earlier run; announced again after hold_down",
+                              metadata: ["vip": "\(vip.address)"])
+            }
+            for vip in vips { try addresses.addLocalRoute(vip.address) }
+        } catch {
+            throw StartError(description: "anycast interface \(name): \(error)")
+        }
+        let count = vips.count
+        onInterface = Array(repeating: false, count: count)
+        transitions = Array(repeating: 0, count: count)
+        since = Array(repeating: WallClock.unixSeconds(), count: count)
+        reasons = Array(repeating: "starting", count: count)
+        lastFailure = Array(repeating: nil, count: count)
+        lastPools = Array(repeating: [], count: count)
+        loop = try EventLoop(name: "fulcrum-anycast", capacity: 4, wakeData: 1)
+        published = Mutex(AnycastStatus(
+            interface: name, interfaceKind: origin.rawValue, announceWhen: settings.announceWhen.rawValue,
+            holdDownMs: settings.holdDownMs, withdrawGraceMs: settings.withdrawGraceMs,
+            vips: settings.virtualIPs.map {
+                AnycastStatus.VIP(address: "\($0)", announced: false, conditionHolds: false, reason: "starting",
+                                  since: WallClock.unixSeconds())
+            }))
+    }
+
+    /// `poolHealth`: each VIP's pools and their health, in VIP order (the daemon reads them
+    /// from its status snapshot, which needs the status reader this node's status feeds).
+    public func start(poolHealth: @escaping @Sendable ([IPAddress]) -> [[AnycastCondition.PoolHealth]]) throws(SystemError) {
+        self.poolHealth = poolHealth
+        try loop.start { [self] in run() }
+    }
+
+    /// What `show anycast`, the metrics and the page show.
+    public func status() -> AnycastStatus { published.withLock { $0 } }
+
+    /// SIGTERM, first step: every VIP off the interface now (no hold_down). Returns once the
+    /// thread has done it (or after 2 s), with how many VIPs were announced before.
+    @discardableResult
+    public func withdrawForShutdown() -> Int {
+        let announcedBefore = status().vips.filter(\.announced).count
+        wait(for: requests.withLock { state in
+            state.shuttingDown = true
+            state.number += 1
+            return state.number
+        })
+        return announcedBefore
+    }
+
+    /// Ends the thread, then takes off whatever is still announced and the local routes: the
+    /// node accepts the VIPs no longer.
+    public func stop() {
+        loop.requestStop()
+        _ = loop.join()
+        for (index, vip) in vips.enumerated() {
+            if onInterface[index] { withdraw(index, reason: "stopped") }
+            do {
+                try addresses.removeLocalRoute(vip.address)
+            } catch {
+                logger.error("anycast: cannot remove the local route for \(vip.address): \(error)")
+            }
+        }
+    }
+
+    /// The admin socket's `anycast withdraw|announce [VIP]`.
+    public func steer(_ steer: AnycastSteer, vip text: String?) -> Result<[String], AnycastSteerError> {
+        let indices: [Int]
+        if let text {
+            guard let address = IPAddress(text), let index = vips.firstIndex(where: { $0.address == address }) else {
+                let configured = vips.map { "\($0.address)" }.joined(separator: ", ")
+                return .failure(AnycastSteerError("no anycast VIP \(text); configured: \(configured)"))
+            }
+            indices = [index]
+        } else {
+            indices = Array(vips.indices)
+        }
+        let before = status()
+        wait(for: requests.withLock { state in
+            for index in indices {
+                switch steer {
+                case .withdraw: state.withdrawnByOperator.insert(index)
+                case .announce: state.withdrawnByOperator.remove(index)
+                }
+            }
+            state.number += 1
+            return state.number
+        })
+        let after = status()
+        return .success(indices.map { index in
+            let (was, now) = (before.vips[index], after.vips[index])
+            let state = now.announced ? "announced" : "not announced"
+            let detail = now.pending ?? now.reason
+            return "anycast \(now.address): \(state) (was \(was.announced ? "announced" : "not announced")): \(detail)"
+        })
+    }
+
+    /// The latest request number and, per VIP, what keeps it off.
+    func currentRequests() -> (UInt64, [ForcedOff?]) {
+        requests.withLock { state in
+            (state.number, vips.indices.map { index in
+                state.shuttingDown ? .shutdown : state.withdrawnByOperator.contains(index) ? .operatorRequest : nil
+            })
+        }
+    }
+
+    func markApplied(_ request: UInt64) { applied.withLock { $0 = request } }
+
+    func publish(_ entries: [AnycastStatus.VIP]) { published.withLock { $0.vips = entries } }
+
+    private func wait(for request: UInt64) {
+        loop.wake()
+        let deadline = cfl_monotonic_ms() + 2_000
+        while applied.withLock({ $0 }) < request && cfl_monotonic_ms() < deadline {
+            Pause.milliseconds(2)
+        }
+    }
+}

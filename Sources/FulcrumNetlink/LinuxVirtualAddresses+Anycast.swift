@@ -1,0 +1,87 @@
+import CFulcrumLinux
+import FulcrumAddress
+import Glibc
+
+extension LinuxVirtualAddresses {
+    public func ensureInterface(_ name: String) throws(NetlinkError) -> InterfaceOrigin {
+        let subject = NetlinkError.Subject.interface(name)
+        guard InterfaceAddress.isValidInterfaceName(name) else {
+            throw NetlinkError(.createInterface, subject, .noSuchInterface)
+        }
+        do throws(RouteFailure) {
+            let socket = try RouteNetlinkSocket()
+            var origin = InterfaceOrigin.existing
+            var link = try socket.link(named: name)
+            if link == nil {
+                origin = try create(name, on: socket)
+                link = try socket.link(named: name)
+            }
+            guard let link else { throw RouteFailure.malformed(MalformedReply(what: "\(name) created but not listed")) }
+            let sequence = socket.sequence()
+            _ = try socket.exchange(RouteRequest.setUp(interfaceIndex: link.index, sequence: sequence),
+                                    sequence: sequence, name: "RTM_NEWLINK")
+            return origin
+        } catch {
+            throw NetlinkError(.createInterface, subject, NetlinkError.Cause(error))
+        }
+    }
+
+    /// Dummy first: made for exactly this (addresses that are only announced). A kernel built
+    /// without it (EOPNOTSUPP: "Unknown device type") gets a bridge with no ports, which is up
+    /// with carrier and carries addresses the same way. EEXIST: someone made it meanwhile.
+    private func create(_ name: String, on socket: RouteNetlinkSocket) throws(RouteFailure) -> InterfaceOrigin {
+        for origin in [InterfaceOrigin.dummy, .bridge] {
+            let sequence = socket.sequence()
+            do throws(RouteFailure) {
+                _ = try socket.exchange(RouteRequest.newLink(named: name, kind: origin.rawValue, sequence: sequence),
+                                        sequence: sequence, name: "RTM_NEWLINK")
+                return origin
+            } catch let .refused(error, _) where error.code == EEXIST {
+                return .existing
+            } catch let .refused(error, _) where error.code == EOPNOTSUPP && origin == .dummy {
+                continue
+            }
+        }
+        return .bridge  // not reached: the bridge attempt returns or throws
+    }
+
+    public func addLocalRoute(_ address: IPAddress) throws(NetlinkError) {
+        try withLoopback(.addLocalRoute, address) { socket, lo throws(RouteFailure) in
+            let sequence = socket.sequence()
+            _ = try socket.exchange(RouteRequest.newLocalRoute(address, loopbackIndex: lo, sequence: sequence),
+                                    sequence: sequence, name: "RTM_NEWROUTE")
+        }
+    }
+
+    public func removeLocalRoute(_ address: IPAddress) throws(NetlinkError) {
+        try withLoopback(.removeLocalRoute, address) { socket, lo throws(RouteFailure) in
+            let sequence = socket.sequence()
+            do throws(RouteFailure) {
+                _ = try socket.exchange(RouteRequest.deleteLocalRoute(address, loopbackIndex: lo, sequence: sequence),
+                                        sequence: sequence, name: "RTM_DELROUTE")
+            } catch let .refused(error, _) where error.code == ESRCH {
+                return  // not there: removing is idempotent
+            }
+        }
+    }
+
+    private func withLoopback(_ operation: NetlinkError.Operation, _ address: IPAddress,
+                              _ body: (RouteNetlinkSocket, Int32) throws(RouteFailure) -> Void) throws(NetlinkError) {
+        let subject = NetlinkError.Subject.address(
+            InterfaceAddress(interface: "lo", address: address, prefixLength: address.isIPv4 ? 32 : 128)!)
+        let socket: RouteNetlinkSocket
+        let lo: LinkInfo?
+        do throws(RouteFailure) {
+            socket = try RouteNetlinkSocket()
+            lo = try socket.link(named: "lo")
+        } catch {
+            throw NetlinkError(operation, subject, NetlinkError.Cause(error))
+        }
+        guard let lo else { throw NetlinkError(operation, subject, .noSuchInterface) }
+        do throws(RouteFailure) {
+            try body(socket, lo.index)
+        } catch {
+            throw NetlinkError(operation, subject, NetlinkError.Cause(error))
+        }
+    }
+}
