@@ -140,6 +140,10 @@ let package = Package(
         .testTarget(name: "FulcrumSystemTests", dependencies: ["FulcrumSystem"]),
         .testTarget(name: "FulcrumNetlinkTests", dependencies: ["FulcrumNetlink", "FulcrumAddress", "FulcrumSystem", "CFulcrumLinux"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "FulcrumAnycastTests", dependencies: [
+            "FulcrumAnycast", "FulcrumConfig", "FulcrumNetlink", "FulcrumStatus", "FulcrumSystem", "FulcrumAddress",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "FulcrumConfigTests", dependencies: ["FulcrumConfig", "FulcrumAddress"]),
         .testTarget(name: "FulcrumPoolsTests", dependencies: [
             "FulcrumPools", "FulcrumConfig", "FulcrumAddress", "CAllocationCounter",

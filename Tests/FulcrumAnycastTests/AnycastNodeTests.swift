@@ -1,0 +1,154 @@
+import FulcrumAddress
+import FulcrumAnycast
+import FulcrumConfig
+import FulcrumNetlink
+import FulcrumStatus
+import FulcrumSystem
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+
+/// The anycast thread against the fake room: what it asks the kernel for, and when.
+final class AnycastNodeTests: XCTestCase {
+    private let vip = IPAddress("192.0.2.10")!
+    private let vip6 = IPAddress("2001:db8::10")!
+    private var onInterface: InterfaceAddress { InterfaceAddress(interface: "fulcrum0", address: vip, prefixLength: 32)! }
+
+    /// Pools the test sets: "web" with `up` of 2 members up.
+    private final class Health: Sendable {
+        let up = Mutex(2)
+        func pools(_ vips: [IPAddress]) -> [[AnycastCondition.PoolHealth]] {
+            let up = self.up.withLock { $0 }
+            return vips.map { _ in [AnycastCondition.PoolHealth(name: "web", up: up, total: 2)] }
+        }
+    }
+
+    private func makeNode(_ room: FakeVirtualAddresses, holdDownMs: Int = 200,
+                          vips: [IPAddress]? = nil) throws -> AnycastNode {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try AnycastNode(settings: AnycastSettings(virtualIPs: vips ?? [vip], holdDownMs: holdDownMs),
+                               addresses: room, logger: logger)
+    }
+
+    private func waitFor(_ what: String, timeout: Double = 3, _ condition: () -> Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() && Date() < deadline { usleep(5_000) }
+        XCTAssertTrue(condition(), what)
+    }
+
+    func testCreatesTheInterfaceRemovesLeftoversAndAddsLocalRoutes() throws {
+        let room = FakeVirtualAddresses(interfaces: ["eth0"])
+        room.setInterface("fulcrum0", present: true)
+        try room.add(onInterface)  // left by a run that was killed
+        room.forgetCalls()
+        let node = try makeNode(room, vips: [vip, vip6])
+        XCTAssertEqual(room.calls.map(\.description), [
+            "ensure interface fulcrum0", "list fulcrum0", "remove 192.0.2.10/32 on fulcrum0",
+            "add local route 192.0.2.10", "add local route 2001:db8::10",
+        ])
+        XCTAssertEqual(room.currentAddresses, [])
+        XCTAssertEqual(room.localRoutes, [vip, vip6])
+        XCTAssertEqual(node.status().interfaceKind, "existing")
+        XCTAssertEqual(node.status().vips.map(\.announced), [false, false])
+    }
+
+    func testAnnouncesAfterHoldDownWithdrawsWhenPoolsGoDownAndStopRemovesEverything() throws {
+        let room = FakeVirtualAddresses(interfaces: ["eth0"])
+        let node = try makeNode(room)
+        XCTAssertEqual(node.status().interfaceKind, "dummy")
+        let health = Health()
+        let started = Date()
+        try node.start { health.pools($0) }
+        waitFor("announced") { room.currentAddresses == [onInterface] }
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.2, "before hold_down")
+        var status = node.status().vips[0]
+        XCTAssertTrue(status.announced)
+        XCTAssertTrue(status.conditionHolds)
+        XCTAssertEqual(status.reason, "pool web: 2 of 2 members up")
+        XCTAssertEqual(status.transitions, 1)
+        XCTAssertEqual(status.pools, ["web"])
+
+        health.up.withLock { $0 = 0 }
+        waitFor("pending withdraw shown") { node.status().vips[0].pending?.hasPrefix("withdraw in") ?? false }
+        XCTAssertEqual(room.currentAddresses, [onInterface], "hold_down not over yet")
+        waitFor("withdrawn") { room.currentAddresses.isEmpty }
+        status = node.status().vips[0]
+        XCTAssertFalse(status.announced)
+        XCTAssertEqual(status.reason, "pool web: 0 of 2 members up")
+        XCTAssertEqual(status.transitions, 2)
+
+        health.up.withLock { $0 = 1 }
+        waitFor("announced again") { room.currentAddresses == [onInterface] }
+        node.stop()
+        XCTAssertEqual(room.currentAddresses, [])
+        XCTAssertEqual(room.localRoutes, [])
+    }
+
+    func testOperatorWithdrawAndAnnounce() throws {
+        let room = FakeVirtualAddresses()
+        let node = try makeNode(room, holdDownMs: 100)
+        let health = Health()
+        try node.start { health.pools($0) }
+        defer { node.stop() }
+        waitFor("announced") { !room.currentAddresses.isEmpty }
+
+        let withdrawn = node.steer(.withdraw, vip: nil)
+        XCTAssertEqual(try withdrawn.get(), ["anycast 192.0.2.10: not announced (was announced): withdrawn by operator"])
+        XCTAssertEqual(room.currentAddresses, [], "withdrawn before the reply")
+        XCTAssertTrue(node.status().vips[0].withdrawnByOperator)
+        usleep(300_000)
+        XCTAssertEqual(room.currentAddresses, [], "stays withdrawn though healthy")
+
+        let announced = node.steer(.announce, vip: "192.0.2.10")
+        XCTAssertEqual(try announced.get(), ["anycast 192.0.2.10: announced (was not announced): pool web: 2 of 2 members up"])
+        XCTAssertEqual(room.currentAddresses, [onInterface])
+        XCTAssertFalse(node.status().vips[0].withdrawnByOperator)
+
+        XCTAssertEqual(node.steer(.withdraw, vip: "192.0.2.99"),
+                       .failure(AnycastSteerError("no anycast VIP 192.0.2.99; configured: 192.0.2.10")))
+        XCTAssertEqual(node.steer(.withdraw, vip: "not-an-address"),
+                       .failure(AnycastSteerError("no anycast VIP not-an-address; configured: 192.0.2.10")))
+        XCTAssertEqual(room.currentAddresses, [onInterface], "a refused request changes nothing")
+    }
+
+    func testShutdownWithdrawsAtOnce() throws {
+        let room = FakeVirtualAddresses()
+        let node = try makeNode(room, holdDownMs: 100)
+        let health = Health()
+        try node.start { health.pools($0) }
+        waitFor("announced") { !room.currentAddresses.isEmpty }
+        XCTAssertEqual(node.withdrawForShutdown(), 1)
+        XCTAssertEqual(room.currentAddresses, [])
+        XCTAssertEqual(node.status().vips[0].reason, "shutting down")
+        XCTAssertEqual(room.localRoutes, [vip], "still accepting until the drain ends")
+        node.stop()
+        XCTAssertEqual(room.localRoutes, [])
+    }
+
+    /// A refused add is retried every turn (and logged once), so the VIP is announced as soon
+    /// as the kernel lets it.
+    func testARefusedChangeIsRetried() throws {
+        let room = FakeVirtualAddresses()
+        let node = try makeNode(room, holdDownMs: 0)
+        room.setFailure(.noReply, for: .add)
+        let health = Health()
+        try node.start { health.pools($0) }
+        defer { node.stop() }
+        waitFor("tried") { room.calls.filter { if case .add = $0 { return true } else { return false } }.count >= 2 }
+        XCTAssertFalse(node.status().vips[0].announced)
+        room.setFailure(nil, for: .add)
+        waitFor("announced once allowed") { node.status().vips[0].announced }
+        XCTAssertEqual(room.currentAddresses, [onInterface])
+    }
+
+    func testAStartFailureNamesTheInterface() {
+        let room = FakeVirtualAddresses()
+        room.setFailure(.refused(SystemError(code: EPERM, call: "RTM_NEWLINK"), kernelMessage: nil), for: .createInterface)
+        XCTAssertThrowsError(try makeNode(room)) { error in
+            XCTAssertEqual("\(error)", "anycast interface fulcrum0: create interface fulcrum0: "
+                + "RTM_NEWLINK: EPERM (Operation not permitted); needs CAP_NET_ADMIN")
+        }
+    }
+}
