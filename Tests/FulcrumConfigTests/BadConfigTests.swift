@@ -45,7 +45,7 @@ private let cases: [BadConfig] = [
     // Unknown keys, at every level.
     BadConfig("unknown top-level key", "wrkers = 4\n" + valid,
               ExpectedProblem(main, 1, "wrkers",
-                              "unknown key \"wrkers\" (did you mean workers?); allowed: busy_poll, copy_small_reads, ha, listener, pipe_size, pool, process, shutdown_grace, status, udp_max_sessions, workers")),
+                              "unknown key \"wrkers\" (did you mean workers?); allowed: anycast, busy_poll, copy_small_reads, ha, listener, pipe_size, pool, process, shutdown_grace, status, udp_max_sessions, workers")),
     BadConfig("unknown listener key", valid + "protcol = \"TCP\"\n",
               ExpectedProblem(main, 7, "listener.web.protcol", "unknown key \"protcol\" (did you mean protocol?); allowed: address, allowed_cidrs,")),
     BadConfig("unknown member key", member("wieght = 2"),

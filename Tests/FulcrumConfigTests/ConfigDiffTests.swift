@@ -268,6 +268,18 @@ final class ConfigDiffTests: XCTestCase {
         XCTAssertEqual(changes.lines, changes.needsRestart.map { "not applied: \($0)" })
     }
 
+    /// [anycast] is built at start around its VIPs and interface: any change waits for a restart.
+    func testAnycastChangesNeedARestart() {
+        var with = base()
+        with.anycast = AnycastSettings(virtualIPs: [IPAddress("192.0.2.10")!])
+        XCTAssertEqual(ConfigChanges(from: base(), to: with).needsRestart, ["anycast: added needs a restart"])
+        XCTAssertEqual(ConfigChanges(from: with, to: base()).needsRestart, ["anycast: removed needs a restart"])
+        var changed = with
+        changed.anycast?.holdDownMs = 5000
+        XCTAssertEqual(ConfigChanges(from: with, to: changed).needsRestart, ["anycast: changed needs a restart"])
+        XCTAssertEqual(ConfigChanges(from: with, to: with).needsRestart, [])
+    }
+
     func testGlobalsAppliedByTheReload() {
         var new = base()
         new.shutdownGraceMs = 5000
