@@ -25,6 +25,10 @@ extension AnycastNode {
     /// One look at every VIP: condition, hold_down, then the interface brought in line.
     private func turn(forced: [ForcedOff?]) {
         let nowMs = cfl_monotonic_ms()
+        if nowMs - lastRefreshMs >= AnycastNode.refreshMs {
+            lastRefreshMs = nowMs
+            refreshAnnounced()
+        }
         let verdicts = evaluate()
         var entries: [AnycastStatus.VIP] = []
         for index in vips.indices {
@@ -51,10 +55,23 @@ extension AnycastNode {
         publish(entries)
     }
 
+    /// Renews the lifetime of every announced VIP; one that vanished from the interface (taken
+    /// off by hand, or expired while this thread was stalled) is put back.
+    private func refreshAnnounced() {
+        for index in vips.indices where onInterface[index] {
+            do {
+                try addresses.addOrRefresh(vips[index], lifetimeSeconds: AnycastNode.addressLifetimeSeconds)
+                lastFailure[index] = nil
+            } catch {
+                failed(index, "cannot refresh \(vips[index].address): \(error)")
+            }
+        }
+    }
+
     func announce(_ index: Int, reason: String) {
         let vip = vips[index]
         do {
-            try addresses.add(vip)
+            try addresses.addOrRefresh(vip, lifetimeSeconds: AnycastNode.addressLifetimeSeconds)
         } catch {
             failed(index, "cannot announce \(vip.address): \(error)")
             return

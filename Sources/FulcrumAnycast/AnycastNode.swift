@@ -38,6 +38,7 @@ public final class AnycastNode: @unchecked Sendable {
     var lastFailure: [String?]
     /// Each VIP's pools as last evaluated.
     var lastPools: [[String]]
+    var lastRefreshMs: Int64 = 0
 
     /// Why a VIP is kept off whatever its condition says.
     enum ForcedOff: Equatable {
@@ -63,6 +64,13 @@ public final class AnycastNode: @unchecked Sendable {
     private let published: Mutex<AnycastStatus>
 
     static let turnMs: Int64 = 100
+    /// Announced VIPs carry a kernel lifetime, renewed every `refreshMs`: if fulcrumd dies
+    /// without withdrawing (SIGKILL, a crash) while BIRD lives on, the kernel removes the
+    /// addresses and BIRD withdraws the routes within about this long (the kernel looks at
+    /// lifetimes about once a second) instead of black-holing the node's share of flows until
+    /// a restart. 4 s against a 1 s refresh lets the thread stall 3 s before a VIP drops.
+    static let addressLifetimeSeconds: UInt32 = 4
+    static let refreshMs: Int64 = 1_000
 
     /// Makes sure the interface exists and is up, takes off any of the VIPs an earlier run left
     /// on it (this run announces only after hold_down), and adds the local routes. Any failure

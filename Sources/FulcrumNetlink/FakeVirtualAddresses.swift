@@ -12,6 +12,7 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
         case remove(InterfaceAddress)
         case announce(InterfaceAddress)
         case list(interface: String)
+        case refresh(InterfaceAddress, lifetimeSeconds: UInt32)
         case ensureInterface(String)
         case addLocalRoute(IPAddress)
         case removeLocalRoute(IPAddress)
@@ -22,6 +23,7 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
             case let .remove(vip): return "remove \(vip)"
             case let .announce(vip): return "announce \(vip)"
             case let .list(interface): return "list \(interface)"
+            case let .refresh(vip, seconds): return "refresh \(vip) for \(seconds) s"
             case let .ensureInterface(name): return "ensure interface \(name)"
             case let .addLocalRoute(address): return "add local route \(address)"
             case let .removeLocalRoute(address): return "remove local route \(address)"
@@ -82,6 +84,12 @@ public final class FakeVirtualAddresses: VirtualAddressControl {
 
     public func add(_ vip: InterfaceAddress) throws(NetlinkError) {
         try record(.add(vip), .add, .address(vip)) { state in
+            if !state.addresses.contains(where: { $0.sameAddress(as: vip) }) { state.addresses.append(vip) }
+        }
+    }
+
+    public func addOrRefresh(_ vip: InterfaceAddress, lifetimeSeconds: UInt32) throws(NetlinkError) {
+        try record(.refresh(vip, lifetimeSeconds: lifetimeSeconds), .add, .address(vip)) { state in
             if !state.addresses.contains(where: { $0.sameAddress(as: vip) }) { state.addresses.append(vip) }
         }
     }

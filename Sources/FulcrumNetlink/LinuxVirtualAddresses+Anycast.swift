@@ -45,6 +45,15 @@ extension LinuxVirtualAddresses {
         return .bridge  // not reached: the bridge attempt returns or throws
     }
 
+    public func addOrRefresh(_ vip: InterfaceAddress, lifetimeSeconds: UInt32) throws(NetlinkError) {
+        try withLink(.add, .address(vip)) { socket, link throws(RouteFailure) in
+            let sequence = socket.sequence()
+            _ = try socket.exchange(RouteRequest.refreshAddress(vip, lifetimeSeconds: lifetimeSeconds,
+                                                                interfaceIndex: link.index, sequence: sequence),
+                                    sequence: sequence, name: "RTM_NEWADDR")
+        }
+    }
+
     public func addLocalRoute(_ address: IPAddress) throws(NetlinkError) {
         try withLoopback(.addLocalRoute, address) { socket, lo throws(RouteFailure) in
             let sequence = socket.sequence()

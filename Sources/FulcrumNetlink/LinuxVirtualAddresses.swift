@@ -75,7 +75,7 @@ public struct LinuxVirtualAddresses: VirtualAddressControl {
 
     /// Opens a conversation, looks the interface up by name (ENODEV: no such interface), then
     /// runs `body` with it; every failure comes out as a NetlinkError about `subject`.
-    private func withLink<T>(_ operation: NetlinkError.Operation, _ subject: NetlinkError.Subject,
+    func withLink<T>(_ operation: NetlinkError.Operation, _ subject: NetlinkError.Subject,
                              _ body: (RouteNetlinkSocket, LinkInfo) throws(RouteFailure) -> T) throws(NetlinkError) -> T {
         let name: String
         switch subject {

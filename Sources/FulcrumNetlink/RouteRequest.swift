@@ -10,6 +10,16 @@ enum RouteRequest {
         addressMessage(CFL_RTM_NEWADDR, CFL_NLM_F_CREATE | CFL_NLM_F_EXCL, vip, interfaceIndex, sequence, creating: true)
     }
 
+    /// RTM_NEWADDR creating the address or, when it is there, replacing its lifetimes: valid
+    /// and preferred for `lifetimeSeconds` from now (IFA_CACHEINFO). The kernel deletes the
+    /// address itself when that runs out, so one whose owner stopped refreshing it goes away.
+    static func refreshAddress(_ vip: InterfaceAddress, lifetimeSeconds: UInt32, interfaceIndex: Int32,
+                               sequence: UInt32) -> [UInt8] {
+        let lifetime = cfl_ifa_cacheinfo(ifa_prefered: lifetimeSeconds, ifa_valid: lifetimeSeconds, cstamp: 0, tstamp: 0)
+        return addressMessage(CFL_RTM_NEWADDR, CFL_NLM_F_CREATE | CFL_NLM_F_REPLACE, vip, interfaceIndex, sequence,
+                              creating: true, lifetime: lifetime)
+    }
+
     /// RTM_DELADDR naming address and prefix length, so only exactly this address goes.
     static func deleteAddress(_ vip: InterfaceAddress, interfaceIndex: Int32, sequence: UInt32) -> [UInt8] {
         addressMessage(CFL_RTM_DELADDR, 0, vip, interfaceIndex, sequence, creating: false)
@@ -83,7 +93,8 @@ enum RouteRequest {
     }
 
     private static func addressMessage(_ type: UInt16, _ extraFlags: UInt16, _ vip: InterfaceAddress,
-                                       _ interfaceIndex: Int32, _ sequence: UInt32, creating: Bool) -> [UInt8] {
+                                       _ interfaceIndex: Int32, _ sequence: UInt32, creating: Bool,
+                                       lifetime: cfl_ifa_cacheinfo? = nil) -> [UInt8] {
         var builder = NetlinkMessageBuilder(type: type, flags: CFL_NLM_F_REQUEST | CFL_NLM_F_ACK | extraFlags, sequence: sequence)
         var wire: [UInt8] = []
         wire.append(vip.address)
@@ -109,6 +120,7 @@ enum RouteRequest {
             builder.appendAttribute(CFL_IFA_ADDRESS, wire)
             if creating { builder.appendAttribute(CFL_IFA_FLAGS, flags) }
         }
+        if let lifetime { builder.appendAttribute(CFL_IFA_CACHEINFO, withUnsafeBytes(of: lifetime) { Array($0) }) }
         return builder.message
     }
 }

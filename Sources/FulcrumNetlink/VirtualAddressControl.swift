@@ -10,6 +10,12 @@ public protocol VirtualAddressControl: Sendable {
     /// for IPv4 also the same prefix length) is left as it is and is not an error.
     func add(_ vip: InterfaceAddress) throws(NetlinkError)
 
+    /// Puts the address on its interface, or refreshes it when it is there, with a lifetime:
+    /// the kernel removes it by itself `lifetimeSeconds` after the last refresh. Anycast keeps
+    /// its VIPs this way, so a fulcrumd that dies without cleaning up (SIGKILL, a crash) stops
+    /// attracting traffic within that time even while BIRD lives on.
+    func addOrRefresh(_ vip: InterfaceAddress, lifetimeSeconds: UInt32) throws(NetlinkError)
+
     /// Takes the address (with exactly this prefix length) off its interface. Idempotent: an
     /// address not there is not an error; an interface not there is.
     func remove(_ vip: InterfaceAddress) throws(NetlinkError)

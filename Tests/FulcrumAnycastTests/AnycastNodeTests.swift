@@ -136,11 +136,27 @@ final class AnycastNodeTests: XCTestCase {
         let health = Health()
         try node.start { health.pools($0) }
         defer { node.stop() }
-        waitFor("tried") { room.calls.filter { if case .add = $0 { return true } else { return false } }.count >= 2 }
+        waitFor("tried") { room.calls.filter { if case .refresh = $0 { return true } else { return false } }.count >= 2 }
         XCTAssertFalse(node.status().vips[0].announced)
         room.setFailure(nil, for: .add)
         waitFor("announced once allowed") { node.status().vips[0].announced }
         XCTAssertEqual(room.currentAddresses, [onInterface])
+    }
+
+    /// An announced VIP carries a lifetime and is refreshed every second; one taken off behind
+    /// the thread's back is put back at the next refresh.
+    func testAnnouncedVIPsAreRefreshedWithALifetime() throws {
+        let room = FakeVirtualAddresses()
+        let node = try makeNode(room, holdDownMs: 0)
+        let health = Health()
+        try node.start { health.pools($0) }
+        defer { node.stop() }
+        waitFor("announced") { !room.currentAddresses.isEmpty }
+        try room.remove(onInterface)
+        waitFor("put back by a refresh", timeout: 3) { room.currentAddresses == [onInterface] }
+        let refreshes = room.calls.filter { $0 == .refresh(onInterface, lifetimeSeconds: 4) }.count
+        XCTAssertGreaterThanOrEqual(refreshes, 2, "\(room.calls)")
+        XCTAssertEqual(node.status().vips[0].transitions, 1, "a refresh is not a transition")
     }
 
     func testAStartFailureNamesTheInterface() {

@@ -74,6 +74,31 @@ final class AnycastRoomTests: XCTestCase {
         XCTAssertEqual(try link.a.run("-6", "route", "show", "table", "local", "fd00:198:9::10"), "")
     }
 
+    /// An address with a lifetime: refreshing renews it (no second address, no error); left
+    /// alone it is removed by the kernel, which is what takes a dead fulcrumd's VIPs away.
+    func testAnAddressNotRefreshedExpires() throws {
+        let room = self.room
+        let vip = InterfaceAddress(interface: "fulcrum0", address: IPAddress("198.18.9.11")!, prefixLength: 32)!
+        try link.a.onThread {
+            _ = try room.ensureInterface("fulcrum0")
+            try room.addOrRefresh(vip, lifetimeSeconds: 30)
+            try room.addOrRefresh(vip, lifetimeSeconds: 2)
+        }
+        let shown = try link.a.run("-o", "addr", "show", "dev", "fulcrum0")
+        XCTAssertEqual(shown.split(separator: "\n").filter { $0.contains("198.18.9.11/32") }.count, 1, shown)
+        XCTAssertTrue(shown.contains("valid_lft 2sec") || shown.contains("valid_lft 1sec"), "the later refresh's lifetime: \(shown)")
+        let start = Date()
+        var gone = false
+        while Date().timeIntervalSince(start) < 6 {
+            if !(try link.a.run("-o", "addr", "show", "dev", "fulcrum0").contains("198.18.9.11")) { gone = true; break }
+            usleep(50_000)
+        }
+        let seconds = Date().timeIntervalSince(start)
+        print("anycast address with a 2 s lifetime removed by the kernel after \(String(format: "%.2f", seconds)) s")
+        XCTAssertTrue(gone, "still there after 6 s")
+        XCTAssertGreaterThan(seconds, 1.0, "not before its lifetime")
+    }
+
     /// A listener bound to the address and a connect to it on loopback; false when the bind
     /// itself is refused (EADDRNOTAVAIL: the address is nobody's here).
     private static func connects(to address: String) throws -> Bool {
