@@ -100,7 +100,8 @@ enum PrivilegeDrop {
             let features = (plan.needs[capability] ?? []).joined(separator: "; ")
             switch capability {
             case .netAdmin:
-                throw Failure(description: "[ha]: needs \(capability) (\(features)); fulcrumd does not hold it")
+                let section = config.ha != nil ? "[ha]" : "[anycast]"
+                throw Failure(description: "\(section): needs \(capability) (\(features)); fulcrumd does not hold it")
             case .netRaw where config.ha != nil:
                 throw Failure(description: "[ha]: needs \(capability) (\(features)); fulcrumd does not hold it")
             case .netRaw:
