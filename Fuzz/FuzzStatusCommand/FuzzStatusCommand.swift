@@ -1,7 +1,8 @@
 // libFuzzer target for the status-socket command parser (StatusCommand.parse). The input is
 // what a client writes to the socket: it is cut into lines at LF and decoded as UTF-8, as
 // ControlServer does, and each line is parsed. Invariants checked on every line:
-// - a parsed command has valid names (1...64 of A-Z a-z 0-9 _ . -) and a weight in 0...256;
+// - a parsed command has valid names (1...64 of A-Z a-z 0-9 _ . -), a weight in 0...256 and
+//   an anycast VIP in canonical address text (lower-case hex digits, dots, colons);
 // - a parsed command, written back as fulcrumctl writes it, parses to the same command;
 // - an error is one line of printable ASCII (the socket ends a reply at an empty line, and
 //   the client's bytes are echoed in it), so no input can forge or break a reply.
@@ -49,6 +50,12 @@ private func checkValues(_ command: StatusCommand) {
         invariant(validName(pool), "pool name \(Array(pool.utf8)) accepted")
     case .setState(let pool, let member, _), .shutdownSessions(let pool, let member):
         invariant(validName(pool) && validName(member), "names \(pool)/\(member) accepted")
+    case .anycast(_, let vip?):
+        // Canonical address text only: what `show anycast` lists, and nothing a line could hide.
+        invariant((2...45).contains(vip.utf8.count) && vip.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: ":")
+        }, "VIP \(Array(vip.utf8)) accepted")
     case .setWeight(let pool, let member, let weight):
         invariant(validName(pool) && validName(member), "names \(pool)/\(member) accepted")
         invariant((0...256).contains(weight), "weight \(weight) out of 0...256")

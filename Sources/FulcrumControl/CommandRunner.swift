@@ -15,8 +15,9 @@ public struct Peer: Sendable, Equatable {
 
 /// Runs one status-socket command line and gives its reply: lines that each end in "\n"; the
 /// server adds the empty line that ends a reply. Errors are one line starting with `error:`.
-/// Runtime changes go to the pools' PoolRuntime (weights, admin states) or to the engine
-/// (shutdown sessions); each is logged with the peer's pid and uid.
+/// Runtime changes go to the pools' PoolRuntime (weights, admin states), to the engine
+/// (shutdown sessions) or to the anycast thread (withdraw, announce); each is logged with the
+/// peer's pid and uid.
 public struct CommandRunner: Sendable {
     public struct Reply: Sendable, Equatable {
         public var text: String
@@ -58,6 +59,8 @@ public struct CommandRunner: Sendable {
             guard let table = MembersTable.render(snapshot(), pool: pool) else { return failure("no pool \"\(pool ?? "")\"") }
             return ok(table)
         case .showHA: return ok(HAText.render(snapshot()))
+        case .showAnycast: return ok(AnycastText.render(snapshot()))
+        case let .anycast(steer, vip): return steerAnycast(steer, vip, peer: peer, socket: socket)
         case .showMetrics: return ok(PrometheusText.render(snapshot()))
         case let .setState(pool, member, state):
             return change(pool, member, peer: peer, socket: socket) { runtime, m in
@@ -109,6 +112,31 @@ public struct CommandRunner: Sendable {
             return ok(text + "\n")
         } catch {
             return failure("member \(pool)/\(member): \(error)")
+        }
+    }
+
+    /// `anycast withdraw|announce [VIP]`: the anycast thread does the change and says what it
+    /// changed, one line per VIP; logged here, like member changes, with who asked.
+    private func steerAnycast(_ steer: AnycastSteer, _ vip: String?, peer: Peer?, socket: String) -> Reply {
+        guard let steering = reader.steerAnycast else { return failure("anycast is not configured") }
+        let target = vip ?? "every VIP"
+        var metadata: Logger.Metadata = ["steer": "\(steer.rawValue)", "vip": "\(target)", "socket": "\(socket)"]
+        if let peer {
+            metadata["peer_pid"] = "\(peer.pid)"
+            metadata["peer_uid"] = "\(peer.uid)"
+        }
+        switch steering(steer, vip) {
+        case let .success(lines):
+            metadata["changed"] = "\(lines.count)"
+            logger.notice("anycast \(steer.rawValue) \(target), set through the status socket", metadata: metadata)
+            // The thread's lines escaped one by one: a line break inside one would split it, an
+            // empty one would end the reply early. A request that changed nothing still gets a
+            // line, so the reply never reads as no answer.
+            let shown = lines.filter { !$0.isEmpty }.map(OneLineText.escaped)
+            if shown.isEmpty { return ok("anycast \(steer.rawValue) \(target): nothing to change\n") }
+            return ok(shown.map { $0 + "\n" }.joined())
+        case let .failure(error):
+            return failure(OneLineText.escaped("\(error)"))
         }
     }
 

@@ -26,6 +26,9 @@ public final class StatusReader: Sendable {
     public let engine: Engine
     /// The HA node's status, when [ha] is configured.
     let ha: (@Sendable () -> HAStatus?)?
+    /// The anycast announcer's status, and the way to steer it, when [anycast] is configured.
+    let anycast: (@Sendable () -> AnycastStatus?)?
+    let steerAnycast: AnycastSteering?
     let version: String
     let configDirectory: String
     let startedAt: Int64
@@ -36,9 +39,12 @@ public final class StatusReader: Sendable {
 
     public init(config: Config, engine: Engine, board: HealthBoard?, version: String,
                 configDirectory: String, configFiles: [String], startedAt: Int64, configLoadedAt: Int64,
-                ha: (@Sendable () -> HAStatus?)? = nil) {
+                ha: (@Sendable () -> HAStatus?)? = nil, anycast: (@Sendable () -> AnycastStatus?)? = nil,
+                steerAnycast: AnycastSteering? = nil) {
         self.engine = engine
         self.ha = ha
+        self.anycast = anycast
+        self.steerAnycast = steerAnycast
         self.version = version
         self.configDirectory = configDirectory
         self.startedAt = startedAt
@@ -136,6 +142,6 @@ public final class StatusReader: Sendable {
                               monitor: pool.config.healthMonitor?.type.rawValue, transports: transports,
                               members: members)
         }
-        return StatusSnapshot(info: info, listeners: listeners, pools: pools, ha: ha?())
+        return StatusSnapshot(info: info, listeners: listeners, pools: pools, ha: ha?(), anycast: anycast?())
     }
 }

@@ -1,8 +1,9 @@
 /// Text from the config or a health check (paths, check details) made safe for line-based
 /// replies: a line break inside a value would split it, and an empty line would end the reply
-/// early. Control characters become escapes; everything else is kept.
-enum OneLineText {
-    static func escaped(_ text: String) -> String {
+/// early. Control characters become escapes; everything else is kept. Public for the control
+/// thread, which relays lines the anycast thread wrote.
+public enum OneLineText {
+    public static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {

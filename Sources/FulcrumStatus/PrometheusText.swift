@@ -16,6 +16,8 @@ public enum PrometheusText {
         // No [ha] section, no HA families: an absent series says "not configured", where
         // zeros would read as a node that never became master.
         if let ha = snapshot.ha { families += haFamilies(ha) }
+        // Likewise for [anycast] (PrometheusText+Anycast.swift).
+        if let anycast = snapshot.anycast { families += anycastFamilies(anycast) }
         var out = ""
         for family in families { family.render(into: &out) }
         return out

@@ -22,6 +22,13 @@ public enum StatJSON {
             } else {
                 json.null()
             }
+            // Null when off, like ha: present either way, so the page tells off from an old daemon.
+            json.key("anycast")
+            if let anycast = snapshot.anycast {
+                json.object { writeAnycast(anycast, to: &$0) }
+            } else {
+                json.null()
+            }
         }
         return json.output
     }

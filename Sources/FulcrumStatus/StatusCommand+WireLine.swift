@@ -10,10 +10,12 @@ extension StatusCommand {
         case let .showStat(json): return json ? "show stat json" : "show stat"
         case let .showMembers(pool): return pool.map { "show members \($0)" } ?? "show members"
         case .showHA: return "show ha"
+        case .showAnycast: return "show anycast"
         case .showMetrics: return "show metrics"
         case let .setState(pool, member, state): return "set member \(pool)/\(member) state \(state.rawValue)"
         case let .setWeight(pool, member, weight): return "set member \(pool)/\(member) weight \(weight)"
         case let .shutdownSessions(pool, member): return "shutdown sessions member \(pool)/\(member)"
+        case let .anycast(steer, vip): return vip.map { "anycast \(steer.rawValue) \($0)" } ?? "anycast \(steer.rawValue)"
         case .reload: return "reload"
         case .quit: return "quit"
         }

@@ -9,6 +9,7 @@ public enum StatusCommand: Sendable, Equatable {
     /// `show members [POOL]`.
     case showMembers(pool: String?)
     case showHA
+    case showAnycast
     case showMetrics
     /// `set member POOL/MEMBER state ready|drain|maint`.
     case setState(pool: String, member: String, state: AdminState)
@@ -16,6 +17,10 @@ public enum StatusCommand: Sendable, Equatable {
     case setWeight(pool: String, member: String, weight: Int)
     /// `shutdown sessions member POOL/MEMBER`.
     case shutdownSessions(pool: String, member: String)
+    /// `anycast withdraw|announce [VIP]`: take anycast VIPs off the interface and keep them off
+    /// (a node drain), or let them follow announce_when again. nil = every VIP; a VIP is kept
+    /// in canonical text (IPLiteral), so the daemon compares it with what it lists.
+    case anycast(steer: AnycastSteer, vip: String?)
     /// `reload`: load the config directory again and apply it in place, or refuse it whole.
     /// The reply is `reloaded in N ms: SUMMARY` and one line per change, or, refused, only
     /// `error:` lines (the count, then every problem): many lines, unlike other refusals.
@@ -26,9 +31,10 @@ public enum StatusCommand: Sendable, Equatable {
     /// Whether the read-only socket may run it.
     public var isReadOnly: Bool {
         switch self {
-        case .help, .showInfo, .showStat, .showMembers, .showHA, .showMetrics, .quit: return true
-        // A reload changes everything the config says: never for monitoring agents.
-        case .setState, .setWeight, .shutdownSessions, .reload: return false
+        case .help, .showInfo, .showStat, .showMembers, .showHA, .showAnycast, .showMetrics, .quit: return true
+        // A reload changes everything the config says, and a withdrawn VIP moves a site's
+        // traffic elsewhere: never for monitoring agents.
+        case .setState, .setWeight, .shutdownSessions, .anycast, .reload: return false
         }
     }
 }

@@ -6,7 +6,7 @@ extension StatusCommand {
     static let nameMaxLength = 64
 
     /// The shape of a `show` request, for messages that list what is allowed.
-    static let showTopics = "info, stat, stat json, members [POOL], ha, metrics"
+    static let showTopics = "info, stat, stat json, members [POOL], ha, anycast, metrics"
 
     public static func parse(_ line: Substring) -> Result<StatusCommand, StatusCommandError> {
         var text = line
@@ -33,6 +33,7 @@ extension StatusCommand {
         // sent over the socket (a writer of the socket must not pick files to read as root).
         case "reload": return noMore(.reload, after: 1, usage: "reload")
         case "show": return parseShow(Array(rest))
+        case "anycast": return parseAnycast(Array(rest))
         case "set":
             guard rest.first == "member" else { return unknown() }
             return parseSetMember(Array(rest.dropFirst()))
@@ -50,7 +51,7 @@ extension StatusCommand {
         }
     }
 
-    /// `show info|stat [json]|members [POOL]|ha|metrics`.
+    /// `show info|stat [json]|members [POOL]|ha|anycast|metrics`.
     private static func parseShow(_ args: [Substring]) -> Result<StatusCommand, StatusCommandError> {
         guard let topic = args.first else {
             return .failure(StatusCommandError("\"show\" needs one of: \(showTopics)"))
@@ -63,6 +64,7 @@ extension StatusCommand {
         switch topic {
         case "info": return only(.showInfo)
         case "ha": return only(.showHA)
+        case "anycast": return only(.showAnycast)
         case "metrics": return only(.showMetrics)
         case "stat":
             if extra.isEmpty { return .success(.showStat(json: false)) }

@@ -3,7 +3,8 @@
 /// polls `/status.json` every second and redraws tables and canvas charts of the last five
 /// minutes. Names from the config reach the DOM only through textContent and element ids,
 /// never as markup. The high-availability section stays hidden while `ha` is null (no `[ha]`
-/// section), so a single node's page looks as it did before HA existed.
+/// section), so a single node's page looks as it did before HA existed; the anycast section
+/// likewise while `anycast` is null.
 public enum StatusPage {
     public static let contentType = "text/html; charset=utf-8"
 
@@ -38,6 +39,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .st-MASTER { background: #2e7d32; }
 .st-BACKUP { background: #1565c0; }
 .st-INIT { background: #9e9e9e; }
+.st-ANNOUNCED { background: #2e7d32; }
+.st-WITHDRAWN { background: #9e9e9e; }
 h2 .muted { font-size: 13px; font-weight: normal; margin-left: 8px; }
 td.lines { white-space: pre-line; }
 .ha-last { font-size: 13px; margin: 0 0 8px; }
@@ -78,6 +81,13 @@ canvas.spark { display: block; }
 </tr></tbody>
 </table>
 <div class="ha-last">last transition <b id="ha-last-transition">-</b><span id="ha-reason"></span></div>
+</section>
+<section id="anycast" hidden>
+<h2>Anycast<span id="anycast-settings" class="muted"></span></h2>
+<table id="anycast-table">
+<thead><tr><th>VIP</th><th>announced</th><th>since</th><th>transitions</th><th>operator</th><th>reason</th><th>pending</th></tr></thead>
+<tbody></tbody>
+</table>
 </section>
 <h2>Traffic, last 5 minutes</h2>
 <div class="charts">
@@ -416,6 +426,40 @@ canvas.spark { display: block; }
     setText("ha-reason", ha.last_transition_reason ? ": " + ha.last_transition_reason : "");
   }
 
+  // Anycast: one row per VIP, rebuilt on every poll; hidden when anycast is off, also after a
+  // reload that removed [anycast] while the page was open. A badge per VIP (id by address)
+  // says whether routers send it traffic; the operator column tells a drain from a failure.
+  function renderAnycast(anycast, now) {
+    var section = document.getElementById("anycast");
+    if (!section) { return; }
+    section.hidden = !anycast || typeof anycast !== "object";
+    if (section.hidden) { return; }
+    setText("anycast-settings", (anycast.interface || "-") + " (" + (anycast.interface_kind || "-") + "), " +
+      "announce_when " + (anycast.announce_when || "-") + ", hold_down " + num(anycast.hold_down_ms) + " ms, " +
+      "withdraw_grace " + num(anycast.withdraw_grace_ms) + " ms");
+    var table = document.getElementById("anycast-table");
+    var body = table ? table.tBodies[0] : null;
+    if (!body) { return; }
+    body.replaceChildren();
+    (Array.isArray(anycast.vips) ? anycast.vips : []).forEach(function (v) {
+      var row = el("tr");
+      cell(row, v.address);
+      var word = v.announced ? "ANNOUNCED" : "WITHDRAWN";
+      var badge = el("span", word.toLowerCase(), "status st-" + word);
+      badge.id = "anycast-vip-" + v.address;
+      badge.setAttribute("data-announced", v.announced ? "true" : "false");
+      cell(row, null).appendChild(badge);
+      var since = num(v.since);
+      cell(row, since ? isoTime(since) + " (" + duration(now - since) + " ago)" : "-");
+      cell(row, num(v.transitions), true);
+      cell(row, v.withdrawn_by_operator ? "withdrawn" : "-");
+      cell(row, v.reason || "-");
+      cell(row, v.pending || "-");
+      if (Array.isArray(v.pools) && v.pools.length) { row.title = "pools: " + list(v.pools); }
+      body.appendChild(row);
+    });
+  }
+
   function showBanner(shown, text) {
     var banner = document.getElementById("banner");
     if (!banner) { return; }
@@ -427,6 +471,7 @@ canvas.spark { display: block; }
     var now = num(info.now);
     renderHeader(info);
     renderHA(status.ha || null, now);
+    renderAnycast(status.anycast || null, now);
     renderListeners(status.listeners || []);
     drawListenerCharts(now);
     renderPools(status.pools || [], now);

@@ -1,5 +1,5 @@
 /// Everything the status outputs show, read at one moment from a running daemon (or at exit):
-/// `show info`, `show stat` (CSV and JSON), `show members`, `show ha`, `show metrics`, the HTTP endpoint,
+/// `show info`, `show stat` (CSV and JSON), `show members`, `show ha`, `show anycast`, `show metrics`, the HTTP endpoint,
 /// fulcrumctl and the exit report all render this one type. Plain values: building one takes
 /// the counters summed over workers, the health board and the runtime member states.
 public struct StatusSnapshot: Sendable, Equatable {
@@ -10,12 +10,16 @@ public struct StatusSnapshot: Sendable, Equatable {
     public var pools: [PoolStatus]
     /// The VRRP instance; nil when the configuration has no `[ha]` section.
     public var ha: HAStatus?
+    /// The anycast announcer; nil when the configuration has no `[anycast]` section.
+    public var anycast: AnycastStatus?
 
-    public init(info: DaemonInfo, listeners: [ListenerStatus], pools: [PoolStatus], ha: HAStatus? = nil) {
+    public init(info: DaemonInfo, listeners: [ListenerStatus], pools: [PoolStatus], ha: HAStatus? = nil,
+                anycast: AnycastStatus? = nil) {
         self.info = info
         self.listeners = listeners
         self.pools = pools
         self.ha = ha
+        self.anycast = anycast
     }
 
     public func pool(named name: String) -> PoolStatus? { pools.first { $0.name == name } }

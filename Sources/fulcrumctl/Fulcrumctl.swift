@@ -21,6 +21,6 @@ struct Fulcrumctl: ParsableCommand {
         subcommands: [
             Status.self, Top.self, Members.self,
             Drain.self, Ready.self, Maint.self, Weight.self, ShutdownSessions.self, Reload.self,
-            Stat.self, Info.self, Metrics.self, HA.self,
+            Stat.self, Info.self, Metrics.self, HA.self, Anycast.self,
         ])
 }

@@ -118,6 +118,9 @@ final class FulcrumctlTests: FulcrumTestCase {
 
         let ha = try ctl(s, ["ha"]).stdout
         XCTAssertTrue(ha.hasPrefix("ha: "), "ha: \(ha)")
+        // No [anycast]: a reply, not a refusal, for the plain command and its `show` spelling.
+        XCTAssertEqual(try ctl(s, ["anycast"]).stdout, "anycast: disabled (no [anycast] section in the configuration)\n")
+        XCTAssertEqual(try ctl(s, ["anycast", "show"]).stdout, "anycast: disabled (no [anycast] section in the configuration)\n")
 
         let started = monotonicNow()
         let top = try ctl(s, ["top", "--iterations", "2", "--interval", "0.5"]).stdout
@@ -182,7 +185,8 @@ final class FulcrumctlTests: FulcrumTestCase {
     func testRefusalsExitOneAndUnreachableSocketExitsTwo() throws {
         let s = try start()
         for args in [["weight", "web/alpha", "999"], ["drain", "web/nosuch"], ["maint", "nosuch/alpha"],
-                     ["members", "nosuch"], ["shutdown-sessions", "web/nosuch"]] {
+                     ["members", "nosuch"], ["shutdown-sessions", "web/nosuch"],
+                     ["anycast", "withdraw"], ["anycast", "announce", "192.0.2.10"], ["anycast", "withdraw", "192.0.2.300"]] {
             let r = try ctl(s, args, exit: 1)
             XCTAssertTrue(r.stderr.hasPrefix("error: "), "fulcrumctl \(args): the daemon's error on stderr: \(r.stderr)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one error line: \(r.stderr)")
@@ -190,6 +194,8 @@ final class FulcrumctlTests: FulcrumTestCase {
         }
         XCTAssertTrue(try ctl(s, ["weight", "web/alpha", "999"], exit: 1).stderr.contains("999"))
         XCTAssertTrue(try ctl(s, ["drain", "web/nosuch"], exit: 1).stderr.contains("nosuch"))
+        XCTAssertEqual(try ctl(s, ["anycast", "withdraw"], exit: 1).stderr, "error: anycast is not configured\n")
+        XCTAssertTrue(try ctl(s, ["anycast", "withdraw", "192.0.2.300"], exit: 1).stderr.contains("VIP \"192.0.2.300\""))
         let rows = try stat(s)
         XCTAssertEqual(rows.text("web/alpha", "weight"), "2", "the refusals changed nothing")
         XCTAssertEqual(rows.text("web/alpha", "admin_state"), "ready", "the refusals changed nothing")

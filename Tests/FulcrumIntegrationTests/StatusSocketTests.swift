@@ -299,6 +299,7 @@ final class StatusSocketTests: UDPTestCase {
         XCTAssertEqual((status?["listeners"] as? [Any])?.count, 3, "/status.json listeners: \(statusJSON.body.prefix(300))")
         XCTAssertEqual((status?["pools"] as? [Any])?.count, 2, "/status.json pools")
         XCTAssertNotNil(status?["info"] as? [String: Any], "/status.json info")
+        XCTAssertTrue(status?["anycast"] is NSNull, "/status.json anycast is null without [anycast]")
 
         let page = try ControlHTTP.get(port: s.httpPort, "/")
         XCTAssertEqual(page.status, 200, page.statusLine)
@@ -445,7 +446,8 @@ final class StatusSocketTests: UDPTestCase {
         for command in ["frobnicate", "set member nosuch/x state drain", "set member web/nosuch state drain",
                         "set member web/a weight 300", "set member web/a weight -1", "set member web/a state down",
                         "", "show", "show stat xml", "shutdown sessions member web", "set member web/a/b state drain",
-                        "show members nosuch", "SHOW INFO", "help me"] {
+                        "show members nosuch", "SHOW INFO", "help me", "anycast", "anycast withdraw 192.0.2.1/32",
+                        "anycast withdraw", "anycast announce 192.0.2.1", "show anycast now"] {
             let reply = try control.command(command)
             let lines = statusReplyLines(reply)
             XCTAssertEqual(lines.count, 1, "\(command.debugDescription) → one line: \(reply.debugDescription)")
@@ -469,7 +471,8 @@ final class StatusSocketTests: UDPTestCase {
         XCTAssertEqual(try rows.int("web/a", "weight"), 1, "nothing changed web/a's weight")
 
         let readOnly = try StatusSocketClient(path: s.readOnly)
-        for command in ["set member web/a state drain", "set member web/a weight 5", "shutdown sessions member web/a"] {
+        for command in ["set member web/a state drain", "set member web/a weight 5", "shutdown sessions member web/a",
+                        "anycast withdraw", "anycast announce 192.0.2.1"] {
             let reply = try readOnly.command(command)
             XCTAssertEqual(statusReplyLines(reply).count, 1, "read-only \(command): \(reply)")
             XCTAssertTrue(reply.hasPrefix("error: ") && reply.contains("read-only"), "read-only \(command): \(reply)")
@@ -478,6 +481,8 @@ final class StatusSocketTests: UDPTestCase {
         XCTAssertEqual(roRows.text("web/b", "weight"), "3", "show stat on the read-only socket")
         XCTAssertTrue(try readOnly.command("show info").contains("pid: \(s.daemon.pid)\n"))
         XCTAssertFalse(try readOnly.command("show metrics").hasPrefix("error:"))
+        XCTAssertEqual(try readOnly.command("show anycast"), "anycast: disabled (no [anycast] section in the configuration)\n",
+                       "show anycast on the read-only socket")
         rows = try StatRows(try control.command("show stat"))
         XCTAssertEqual(rows.text("web/a", "admin_state"), "ready", "the read-only socket changed nothing")
         XCTAssertEqual(try rows.int("web/a", "weight"), 1, "the read-only socket changed nothing")

@@ -144,8 +144,20 @@ final class PrometheusTextTests: XCTestCase {
         ("fulcrum_ha_adverts_received_total", "counter"), ("fulcrum_ha_adverts_discarded_total", "counter"),
     ]
 
+    /// Required only when the snapshot has anycast; absent otherwise.
+    private let anycastFamilies: [(String, String)] = [
+        ("fulcrum_anycast_vip_announced", "gauge"), ("fulcrum_anycast_vip_condition", "gauge"),
+        ("fulcrum_anycast_vip_transitions_total", "counter"), ("fulcrum_anycast_vip_withdrawn_by_operator", "gauge"),
+    ]
+
     func testStructure() throws {
         try checkStructure(SnapshotFixture.make(), required: requiredFamilies)
+    }
+
+    func testStructureWithAnycast() throws {
+        var snapshot = SnapshotFixture.makeWithAnycast()
+        snapshot.ha = SnapshotFixture.ha()
+        try checkStructure(snapshot, required: requiredFamilies + haFamilies + anycastFamilies)
     }
 
     func testStructureWithHA() throws {
@@ -324,5 +336,49 @@ final class PrometheusTextTests: XCTestCase {
         XCTAssertEqual(e.value("fulcrum_config_reloads_total", ["result": "refused"]), "2")
         XCTAssertEqual(e.value("fulcrum_config_last_reload_successful"), "0")
         XCTAssertEqual(e.family("fulcrum_member_up")?.samples.count, 0)
+    }
+}
+
+/// `[anycast]`: one series per VIP in each family, present only when configured.
+extension PrometheusTextTests {
+    func testNoAnycastFamiliesWithoutAnycast() {
+        let text = PrometheusText.render(SnapshotFixture.makeWithHA())
+        XCTAssertFalse(text.contains("fulcrum_anycast_"), "no [anycast] section, no anycast series")
+    }
+
+    func testAnycastValues() {
+        let e = Exposition(PrometheusText.render(SnapshotFixture.makeWithAnycast()))
+        XCTAssertEqual(e.problems, [])
+        let steady = ["vip": "192.0.2.100"], drained = ["vip": "2001:db8::100"], pending = ["vip": "198.51.100.7"]
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_announced", steady), "1")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_announced", drained), "0")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_announced", pending), "1", "withdrawal still pending")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_condition", steady), "1")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_condition", drained), "1", "a drain, not a failure")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_condition", pending), "0")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_transitions_total", steady), "3")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_transitions_total", drained), "4")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_transitions_total", pending), "1")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_withdrawn_by_operator", steady), "0")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_withdrawn_by_operator", drained), "1")
+        XCTAssertEqual(e.value("fulcrum_anycast_vip_withdrawn_by_operator", pending), "0")
+        for name in anycastFamilies.map(\.0) {
+            XCTAssertEqual(e.family(name)?.samples.map { $0.labels["vip"] ?? "" },
+                           ["192.0.2.100", "2001:db8::100", "198.51.100.7"], "\(name): one series per VIP, config order")
+        }
+    }
+
+    /// Configured without VIPs: the families are there (HELP and TYPE, no samples), so a
+    /// dashboard tells "anycast on, nothing to announce" from "anycast off".
+    func testAnycastWithoutVIPs() {
+        var snapshot = SnapshotFixture.make()
+        snapshot.anycast = AnycastStatus(interface: "fulcrum0", interfaceKind: "dummy", announceWhen: "always",
+                                         holdDownMs: 0, withdrawGraceMs: 0, vips: [])
+        let e = Exposition(PrometheusText.render(snapshot))
+        XCTAssertEqual(e.problems, [])
+        for (name, type) in anycastFamilies {
+            XCTAssertEqual(e.family(name)?.type, type, name)
+            XCTAssertEqual(e.family(name)?.samples.count, 0, name)
+        }
     }
 }

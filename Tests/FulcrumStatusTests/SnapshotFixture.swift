@@ -33,6 +33,32 @@ enum SnapshotFixture {
                  lastTransitionReason: "higher priority advert from 198.18.0.11 (preempted)", becameMasterCount: 2)
     }
 
+    /// The fixture as an anycast node: `make()` stays without `[anycast]` (nil).
+    static func makeWithAnycast() -> StatusSnapshot {
+        var snapshot = make()
+        snapshot.anycast = anycast()
+        return snapshot
+    }
+
+    /// Three VIPs in the three states an operator tells apart: announced and steady, drained by
+    /// `anycast withdraw` (its condition still holds), and announced with a withdrawal pending
+    /// (condition lost, hold_down not over). Transition counts differ so a swapped row shows.
+    static func anycast() -> AnycastStatus {
+        AnycastStatus(interface: "fulcrum0", interfaceKind: "dummy", announceWhen: "any_member_up", holdDownMs: 3000,
+                      withdrawGraceMs: 2000, vips: [
+                          AnycastStatus.VIP(address: "192.0.2.100", announced: true, conditionHolds: true,
+                                            reason: "pool web: 1 of 3 members up", since: now - 3600,
+                                            transitions: 3, pools: ["web"]),
+                          AnycastStatus.VIP(address: "2001:db8::100", announced: false, conditionHolds: true,
+                                            reason: "withdrawn by operator", since: now - 125, transitions: 4,
+                                            withdrawnByOperator: true, pools: ["dns"]),
+                          AnycastStatus.VIP(address: "198.51.100.7", announced: true, conditionHolds: false,
+                                            reason: "pool api: 0 of 2 members up",
+                                            pending: "withdraw in 1.4 s (hold_down 3000 ms)", since: now - 60,
+                                            transitions: 1, pools: ["api", "web"]),
+                      ])
+    }
+
     static func info() -> DaemonInfo {
         var info = DaemonInfo(version: "1.4.0", pid: 4242, startedAt: now - 93_784, now: now, workers: 4,
                               configDirectory: "/etc/fulcrum",

@@ -127,7 +127,55 @@ final class StatJSONTests: XCTestCase {
     func testHANullWithoutSection() {
         let object = parsed(StatJSON.render(SnapshotFixture.make()))
         XCTAssertTrue(object["ha"] is NSNull, "present and null: the page tells off from missing")
-        XCTAssertTrue(StatJSON.render(SnapshotFixture.make()).hasSuffix(",\"ha\":null}"))
+        XCTAssertTrue(StatJSON.render(SnapshotFixture.make()).hasSuffix(",\"ha\":null,\"anycast\":null}"))
+    }
+
+    func testAnycastNullWithoutSection() {
+        let object = parsed(StatJSON.render(SnapshotFixture.makeWithHA()))
+        XCTAssertTrue(object["anycast"] is NSNull, "present and null, like ha")
+        XCTAssertNotNil(object["ha"] as? [String: Any])
+    }
+
+    func testAnycast() {
+        let anycast = parsed(StatJSON.render(SnapshotFixture.makeWithAnycast()))["anycast"] as? [String: Any] ?? [:]
+        XCTAssertEqual(anycast["interface"] as? String, "fulcrum0")
+        XCTAssertEqual(anycast["interface_kind"] as? String, "dummy")
+        XCTAssertEqual(anycast["announce_when"] as? String, "any_member_up")
+        XCTAssertEqual(anycast["hold_down_ms"] as? Int, 3000)
+        XCTAssertEqual(anycast["withdraw_grace_ms"] as? Int, 2000)
+        XCTAssertEqual(anycast.count, 6)
+        let vips = anycast["vips"] as? [[String: Any]] ?? []
+        XCTAssertEqual(vips.map { $0["address"] as? String }, ["192.0.2.100", "2001:db8::100", "198.51.100.7"])
+        guard vips.count == 3 else { return }
+        let steady = vips[0], drained = vips[1], pending = vips[2]
+        XCTAssertEqual(steady["announced"] as? Bool, true)
+        XCTAssertEqual(steady["condition_holds"] as? Bool, true)
+        XCTAssertEqual(steady["reason"] as? String, "pool web: 1 of 3 members up")
+        XCTAssertTrue(steady["pending"] is NSNull, "nothing pending is null, not \"-\"")
+        XCTAssertEqual(steady["since"] as? Int, 1_699_996_400)
+        XCTAssertEqual(steady["transitions"] as? Int, 3)
+        XCTAssertEqual(steady["withdrawn_by_operator"] as? Bool, false)
+        XCTAssertEqual(steady["pools"] as? [String], ["web"])
+        XCTAssertEqual(steady.count, 9)
+        XCTAssertEqual(drained["announced"] as? Bool, false)
+        XCTAssertEqual(drained["condition_holds"] as? Bool, true)
+        XCTAssertEqual(drained["withdrawn_by_operator"] as? Bool, true)
+        XCTAssertEqual(drained["since"] as? Int, 1_699_999_875)
+        XCTAssertEqual(pending["condition_holds"] as? Bool, false)
+        XCTAssertEqual(pending["pending"] as? String, "withdraw in 1.4 s (hold_down 3000 ms)")
+        XCTAssertEqual(pending["pools"] as? [String], ["api", "web"])
+    }
+
+    func testAnycastHostileReasonStaysValidJSON() {
+        var snapshot = SnapshotFixture.makeWithAnycast()
+        let nasty = "q\"b\\s\u{0}\n\u{2028}😀"
+        snapshot.anycast?.vips[0].reason = nasty
+        snapshot.anycast?.vips[0].pending = nasty
+        let text = StatJSON.render(snapshot)
+        XCTAssertFalse(text.contains("\n"))
+        let vip = ((parsed(text)["anycast"] as? [String: Any])?["vips"] as? [[String: Any]])?.first
+        XCTAssertEqual(vip?["reason"] as? String, nasty)
+        XCTAssertEqual(vip?["pending"] as? String, nasty)
     }
 
     func testHA() {

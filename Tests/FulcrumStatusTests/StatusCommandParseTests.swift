@@ -32,6 +32,7 @@ final class StatusCommandParseTests: XCTestCase {
         XCTAssertEqual(command("show members"), .showMembers(pool: nil))
         XCTAssertEqual(command("show members web"), .showMembers(pool: "web"))
         XCTAssertEqual(command("show ha"), .showHA)
+        XCTAssertEqual(command("show anycast"), .showAnycast)
         XCTAssertEqual(command("show metrics"), .showMetrics)
         XCTAssertEqual(command("set member web/web-1 state ready"), .setState(pool: "web", member: "web-1", state: .ready))
         XCTAssertEqual(command("set member web/web-1 state drain"), .setState(pool: "web", member: "web-1", state: .drain))
@@ -40,8 +41,47 @@ final class StatusCommandParseTests: XCTestCase {
         XCTAssertEqual(command("set member web/w weight 256"), .setWeight(pool: "web", member: "w", weight: 256))
         XCTAssertEqual(command("set member web/w weight 007"), .setWeight(pool: "web", member: "w", weight: 7))
         XCTAssertEqual(command("shutdown sessions member web/web-2"), .shutdownSessions(pool: "web", member: "web-2"))
+        XCTAssertEqual(command("anycast withdraw"), .anycast(steer: .withdraw, vip: nil))
+        XCTAssertEqual(command("anycast announce"), .anycast(steer: .announce, vip: nil))
+        XCTAssertEqual(command("anycast withdraw 192.0.2.10"), .anycast(steer: .withdraw, vip: "192.0.2.10"))
+        XCTAssertEqual(command("anycast announce 2001:db8::10"), .anycast(steer: .announce, vip: "2001:db8::10"))
         XCTAssertEqual(command("reload"), .reload)
         XCTAssertEqual(command("quit"), .quit)
+    }
+
+    func testAnycast() {
+        // The VIP in the text `show anycast` lists it with, so the daemon compares plain strings.
+        XCTAssertEqual(command("  anycast\twithdraw   2001:DB8:0::0010 \r"), .anycast(steer: .withdraw, vip: "2001:db8::10"))
+        XCTAssertEqual(error("anycast"), "usage: anycast withdraw [VIP], or anycast announce [VIP]")
+        XCTAssertEqual(error("anycast show"), "anycast \"show\": allowed withdraw, announce")
+        XCTAssertEqual(error("anycast Withdraw"), "anycast \"Withdraw\": allowed withdraw, announce")
+        XCTAssertEqual(error("anycast 192.0.2.10 withdraw"), "anycast \"192.0.2.10\": allowed withdraw, announce")
+        XCTAssertEqual(error("anycast withdraw 192.0.2.10 192.0.2.11"),
+                       "usage: anycast withdraw [VIP], or anycast announce [VIP]")
+        XCTAssertEqual(error("anycast announce 192.0.2.10 now"),
+                       "usage: anycast withdraw [VIP], or anycast announce [VIP]")
+        let expected = "expected one IPv4 or IPv6 address, like 192.0.2.10 or 2001:db8::10"
+        XCTAssertEqual(error("anycast withdraw 192.0.2.256"), "VIP \"192.0.2.256\": \(expected)")
+        XCTAssertEqual(error("anycast withdraw 192.0.2.10/32"), "VIP \"192.0.2.10/32\": \(expected)")
+        XCTAssertEqual(error("anycast announce [2001:db8::10]"), "VIP \"[2001:db8::10]\": \(expected)")
+        XCTAssertEqual(error("anycast announce web"), "VIP \"web\": \(expected)")
+        XCTAssertEqual(error("anycast withdraw all"), "VIP \"all\": \(expected)")
+        XCTAssertEqual(error("anycast withdraw 10.0.0.1\u{1B}[2J"), "VIP \"10.0.0.1\\x1b[2J\": \(expected)")
+        XCTAssertEqual(error("show anycast now"), "unexpected \"now\" after \"show anycast\"")
+        XCTAssertEqual(error("Anycast withdraw"), "unknown command \"Anycast withdraw\"; try \"help\"")
+    }
+
+    /// What fulcrumctl sends is what the daemon parses back (the fuzz target checks the same).
+    func testAnycastWireLines() {
+        let commands: [StatusCommand] = [.showAnycast, .anycast(steer: .withdraw, vip: nil),
+                                         .anycast(steer: .announce, vip: nil),
+                                         .anycast(steer: .withdraw, vip: "192.0.2.10"),
+                                         .anycast(steer: .announce, vip: "2001:db8::10")]
+        XCTAssertEqual(commands.map(\.wireLine), ["show anycast", "anycast withdraw", "anycast announce",
+                                                  "anycast withdraw 192.0.2.10", "anycast announce 2001:db8::10"])
+        for command in commands {
+            XCTAssertEqual(parse(command.wireLine), .success(command), command.wireLine)
+        }
     }
 
     /// `reload` takes nothing: the daemon reloads its own config directory, never a path sent
@@ -75,9 +115,9 @@ final class StatusCommandParseTests: XCTestCase {
     }
 
     func testShowErrors() {
-        XCTAssertEqual(error("show"), "\"show\" needs one of: info, stat, stat json, members [POOL], ha, metrics")
+        XCTAssertEqual(error("show"), "\"show\" needs one of: info, stat, stat json, members [POOL], ha, anycast, metrics")
         XCTAssertEqual(error("show Info"),
-                       "unknown show \"Info\"; allowed info, stat, stat json, members [POOL], ha, metrics")
+                       "unknown show \"Info\"; allowed info, stat, stat json, members [POOL], ha, anycast, metrics")
         XCTAssertEqual(error("show info now"), "unexpected \"now\" after \"show info\"")
         XCTAssertEqual(error("show stat xml"), "unexpected \"xml\" after \"show stat\"; allowed json")
         XCTAssertEqual(error("show stat json json"), "unexpected \"json json\" after \"show stat\"; allowed json")
@@ -143,10 +183,13 @@ final class StatusCommandParseTests: XCTestCase {
         // A reload changes the whole running config: refused on the read-only socket.
         XCTAssertFalse((try? parse("reload").get())?.isReadOnly ?? true)
         let readOnly: [StatusCommand] = [.help, .showInfo, .showStat(json: false), .showStat(json: true),
-                                         .showMembers(pool: nil), .showHA, .showMetrics, .quit]
+                                         .showMembers(pool: nil), .showHA, .showAnycast, .showMetrics, .quit]
+        // A withdrawn VIP moves traffic off this node: admin socket only.
         let changes: [StatusCommand] = [.setState(pool: "p", member: "m", state: .drain),
                                         .setWeight(pool: "p", member: "m", weight: 1),
-                                        .shutdownSessions(pool: "p", member: "m"), .reload]
+                                        .shutdownSessions(pool: "p", member: "m"), .reload,
+                                        .anycast(steer: .withdraw, vip: nil),
+                                        .anycast(steer: .announce, vip: "192.0.2.10")]
         XCTAssertEqual(readOnly.filter { !$0.isReadOnly }, [])
         XCTAssertEqual(changes.filter(\.isReadOnly), [])
     }
@@ -155,7 +198,7 @@ final class StatusCommandParseTests: XCTestCase {
         let lines = StatusCommand.helpText.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.last, "", "ends with a newline")
         let body = lines.dropLast()
-        XCTAssertEqual(body.count, 12)
+        XCTAssertEqual(body.count, 15)
         XCTAssertTrue(body.contains { $0.hasPrefix("reload ") }, "reload is listed")
         XCTAssertFalse(body.contains { $0.trimmingSpaces.isEmpty })
         // The command part of every line (before the description) parses, with placeholders filled in.
@@ -163,6 +206,7 @@ final class StatusCommandParseTests: XCTestCase {
             let usage = line.prefix(50).trimmingSpaces
             let example = usage
                 .replacing("[POOL]", with: "web")
+                .replacing("[VIP]", with: "192.0.2.10")
                 .replacing("POOL/MEMBER", with: "web/web-1")
                 .replacing("ready|drain|maint", with: "drain")
                 .replacing(" N", with: " 5")

@@ -73,6 +73,35 @@ final class StatusPageTests: XCTestCase {
             XCTAssertTrue(StatJSON.render(SnapshotFixture.makeWithHA()).contains("\"\(field)\":"), field)
         }
     }
+
+    func testAnycastSection() {
+        // Hidden in the markup like the HA section: a node without [anycast] never shows it.
+        XCTAssertTrue(html.contains("<section id=\"anycast\" hidden>"))
+        XCTAssertTrue(html.contains("<h2>Anycast"))
+        XCTAssertTrue(html.contains("renderAnycast(status.anycast || null, now)"))
+        XCTAssertTrue(html.contains("section.hidden = !anycast || typeof anycast !== \"object\""))
+        for id in ["anycast-settings", "anycast-table"] {
+            XCTAssertEqual(html.components("id=\"\(id)\""), 1, id)
+            XCTAssertTrue(html.contains("\"\(id)\""), "\(id) is never filled")
+        }
+        // The hooks a browser test would read: a badge per VIP, by address.
+        XCTAssertTrue(html.contains("\"anycast-vip-\" + v.address"))
+        XCTAssertTrue(html.contains("setAttribute(\"data-announced\""))
+        for word in ["ANNOUNCED", "WITHDRAWN"] {
+            XCTAssertTrue(html.contains(".st-\(word) {"), "no colour for \(word)")
+        }
+        // The JSON fields the script reads: renaming one in StatJSON must fail here.
+        let json = StatJSON.render(SnapshotFixture.makeWithAnycast())
+        for field in ["interface", "interface_kind", "announce_when", "hold_down_ms", "withdraw_grace_ms", "vips"] {
+            XCTAssertTrue(html.contains("anycast.\(field)"), field)
+            XCTAssertTrue(json.contains("\"\(field)\":"), field)
+        }
+        for field in ["address", "announced", "since", "transitions", "withdrawn_by_operator", "reason", "pending",
+                      "pools"] {
+            XCTAssertTrue(html.contains("v.\(field)"), field)
+            XCTAssertTrue(json.contains("\"\(field)\":"), field)
+        }
+    }
 }
 
 extension String {
