@@ -68,7 +68,9 @@ struct Daemon {
         let reader = StatusReader(config: config, engine: engine, board: checker.board, version: fulcrumVersion,
                                   configDirectory: configDirectory, configFiles: files, startedAt: started,
                                   configLoadedAt: started,
-                                  ha: ha.map { node -> @Sendable () -> HAStatus? in { node.status() } })
+                                  ha: ha.map { node -> @Sendable () -> HAStatus? in { node.status() } },
+                                  anycast: anycast.map { node -> @Sendable () -> AnycastStatus? in { node.status() } },
+                                  steerAnycast: anycast.map { node -> AnycastSteering in { node.steer($0, vip: $1) } })
         let notifier = SystemdNotifier()
         let reloader = Reloader(engine: engine, config: config, files: files, checker: checker, reader: reader,
                                 configDirectory: configDirectory, notifier: notifier, logger: logger)
