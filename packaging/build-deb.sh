@@ -26,7 +26,7 @@ done
 inputs=(packaging/debian/control packaging/debian/rules packaging/debian/changelog
         packaging/fulcrum.toml packaging/conf.d/example.toml systemd/fulcrum.service
         docs/man/fulcrumd.8 docs/man/fulcrumctl.8 docs/man/fulcrum.toml.5
-        docs/fulcrumctl.bash-completion README.md examples/fulcrum.toml examples/conf.d)
+        docs/fulcrumctl.bash-completion README.md examples/fulcrum.toml examples/conf.d examples/bird.conf)
 missing=()
 for f in "${inputs[@]}"; do [ -e "$f" ] || missing+=("$f"); done
 if [ ${#missing[@]} -gt 0 ]; then
