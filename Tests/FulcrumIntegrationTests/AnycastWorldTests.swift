@@ -22,6 +22,11 @@ final class AnycastWorldTests: AnycastTestCase {
         let w = try makeWorld(bfd: true)
         try announceEverywhere(w)
         XCTAssertEqual(try w.nextHops(), AnycastWorld.nodeFabricAddresses)
+        // The nodes announce their fulcrum0 addresses and nothing else (not their fabric or
+        // backend subnets).
+        let birdRoutes = try w.router.run("route", "show", "proto", "bird").split(separator: "\n")
+            .filter { !$0.hasPrefix("\t") && !$0.hasPrefix(" ") }.map { String($0.split(separator: " ")[0]) }
+        XCTAssertEqual(birdRoutes, [AnycastWorld.vip])
 
         // The backend segment works: each node reaches each member.
         for node in w.nodes.indices {
