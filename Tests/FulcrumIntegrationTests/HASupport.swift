@@ -143,14 +143,17 @@ final class ChildProcess {
 
 // MARK: - The member: who-am-I echo server
 
-/// On each connection, writes "from PEER\n" (the connecting node's address), then echoes until
-/// EOF. Build it inside the member's namespace (`inNetns`).
+/// On each connection, writes "from PEER\n" (the connecting node's address), or what
+/// `greeting` makes of PEER, then echoes until EOF. Build it inside the member's namespace
+/// (`inNetns`).
 final class WhoServer {
     let port: UInt16
     private let listener: TCPListener
+    private let greeting: (String) -> String
     private let state = Locked<(stopping: Bool, fds: Set<Int32>, accepted: Int, done: Bool)>((false, [], 0, false))
 
-    init(host: String, port: UInt16) throws {
+    init(host: String, port: UInt16, greeting: @escaping (String) -> String = { "from \($0)\n" }) throws {
+        self.greeting = greeting
         listener = try TCPListener(host: host, port: port)
         self.port = listener.port
         startThread(name: "fulcrum-it-who") { [self] in acceptLoop() }
@@ -184,7 +187,7 @@ final class WhoServer {
 
     private func serve(_ fd: Int32, peer: String) {
         Sock.setTimeouts(fd, receive: 30, send: 5)
-        let hello = Array("from \(peer)\n".utf8)
+        let hello = Array(greeting(peer).utf8)
         var buffer = [UInt8](repeating: 0, count: 16384)
         if (try? hello.withUnsafeBytes({ try Sock.sendAll(fd, $0, timeout: 5) })) != nil {
             while let n = try? buffer.withUnsafeMutableBytes({ try Sock.recv(fd, $0) }), n > 0 {
