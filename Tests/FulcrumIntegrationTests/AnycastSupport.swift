@@ -15,9 +15,9 @@
 //     member ns  back0 10.202.0.60 .61 .62, a who-server on each :7000
 //
 // A member greets each connection with "member ADDRESS from PEER\n" (PEER: the node's backend
-// address), then echoes. Until fulcrumd serves the VIP, `startNodeService` puts a who-server
-// on a node's VIP:8080 greeting "node N\n". fulcrum0 is a bridge without ports (this kernel has
-// no dummy driver). The host's root namespace is untouched except for creating and removing
+// address), then echoes. fulcrumd on a node (AnycastSupport+Fulcrum.swift) creates fulcrum0
+// itself (a bridge without ports where the kernel has no dummy driver) and puts the VIP on it;
+// the node's BIRD exports it. The host's root namespace is untouched except for creating and removing
 // namespaces; namespaces left by a crashed run (creator's pid gone) are removed first.
 
 import Foundation
@@ -58,7 +58,6 @@ final class AnycastWorld {
     let nodeBirds: [BirdProcess]
     private let dir: ConfigDir
     private var members: [WhoServer] = []
-    private var services: [WhoServer?] = [nil, nil, nil]
     private var removed = false
     private var all: [NetworkNamespace] { [client, member] + nodes + [router, switchNS] }
 
@@ -93,8 +92,6 @@ final class AnycastWorld {
                               addresses: [Self.nodeFabricAddresses[i]])
                 try Self.plug(node, into: switchNS, bridge: "backend", port: "b-n\(i + 1)", as: Self.backendInterface,
                               addresses: [Self.nodeBackendAddresses[i]])
-                try node.run("link", "add", Self.vipInterface, "type", "bridge")
-                try node.run("link", "set", Self.vipInterface, "up")
                 try node.run("route", "add", "default", "via", Self.routerFabricAddress)
             }
             try Self.plug(member, into: switchNS, bridge: "backend", port: "b-mb", as: Self.backendInterface,
@@ -175,7 +172,6 @@ final class AnycastWorld {
         guard !removed else { return }
         removed = true
         for bird in [routerBird] + nodeBirds { bird.kill() }
-        for i in services.indices { stopNodeService(i) }
         for who in members { who.stop() }
         for ns in all { ns.remove() }
         dir.remove()
@@ -225,30 +221,6 @@ final class AnycastWorld {
     func isolateNode(_ node: Int) throws { try switchNS.run("link", "set", Self.fabricPort(node), "down") }
 
     func reconnectNode(_ node: Int) throws { try switchNS.run("link", "set", Self.fabricPort(node), "up") }
-
-    // MARK: VIPs and the BIRD-only service
-
-    func addVIP(_ vip: String = AnycastWorld.vip, node: Int) throws {
-        try nodes[node].run("addr", "add", "\(vip)/32", "dev", Self.vipInterface)
-    }
-
-    func removeVIP(_ vip: String = AnycastWorld.vip, node: Int) throws {
-        try nodes[node].run("addr", "del", "\(vip)/32", "dev", Self.vipInterface)
-    }
-
-    /// A who-server on the node's VIP:8080 greeting "node N\n" (N = node + 1), standing in for
-    /// fulcrumd. Add the VIP first.
-    func startNodeService(_ node: Int, vip: String = AnycastWorld.vip, port: UInt16 = AnycastWorld.servicePort) throws {
-        stopNodeService(node)
-        services[node] = try inNetns(nodes[node].name) {
-            try WhoServer(host: vip, port: port, greeting: { _ in "node \(node + 1)\n" })
-        }
-    }
-
-    func stopNodeService(_ node: Int) {
-        services[node]?.stop()
-        services[node] = nil
-    }
 
     // MARK: Observations
 
