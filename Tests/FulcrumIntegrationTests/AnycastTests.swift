@@ -111,6 +111,7 @@ final class AnycastTests: AnycastTestCase {
 
     /// fulcrumd dies alone (SIGKILL) while the node and its BIRD live on: the VIP's kernel
     /// lifetime runs out, the address goes, and BIRD withdraws it, without anyone cleaning up.
+    /// Then another node's BIRD dies alone (its fulcrumd lives on).
     func testAKilledFulcrumdIsWithdrawnByTheAddressLifetime() throws {
         try requireRoot("the anycast tests (network namespaces, BIRD)")
         let w = try makeWorld(bfd: true)
@@ -122,6 +123,14 @@ final class AnycastTests: AnycastTestCase {
         XCTAssertGreaterThan(seconds, 2.0, "gone before its lifetime: something else withdrew it")
         XCTAssertLessThan(seconds, 7.0)
         XCTAssertEqual(try w.nextHops(), Array(AnycastWorld.nodeFabricAddresses[1...]))
+
+        // BIRD dying on a live node is quicker still: its kernel closes the BGP session.
+        let birdStart = monotonicNow()
+        w.killNodeBird(1)
+        let birdSeconds = try w.waitForNextHops(count: 1, timeout: 2, since: birdStart)
+        print(String(format: "anycast: BIRD SIGKILLed on a live node, next hop dropped after %.3f s", birdSeconds))
+        XCTAssertLessThan(birdSeconds, 1.0)
+        XCTAssertEqual(try w.nextHops(), [AnycastWorld.nodeFabricAddresses[2]])
     }
 
     /// A node whose pool goes down withdraws after hold_down, and comes back after hold_down;
