@@ -28,8 +28,10 @@ struct Fulcrumd: ParsableCommand {
             key by key), and forwards each TCP listener's connections and each UDP listener's \
             datagrams (a session per client) to its pool's members, skipping members its health \
             monitor marks down. With an [ha] table it shares virtual IPs with a peer by VRRPv3 \
-            and takes them over when the peer fails. \
-            SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace. \
+            and takes them over when the peer fails; with an [anycast] table it puts virtual IPs \
+            on an interface of its own while their pools are up, for BIRD to announce by BGP. \
+            SIGTERM/SIGINT stop accepting and let open connections finish for shutdown_grace \
+            ([anycast] virtual IPs are withdrawn first, and accepting goes on for withdraw_grace). \
             SIGHUP (or `fulcrumctl reload`) applies the configuration on disk in place, all of it \
             or none of it, without dropping a connection. Under systemd (Type=notify) it reports \
             READY, RELOADING and STOPPING. Other signals (SIGUSR1, SIGALRM, ...) are logged \
