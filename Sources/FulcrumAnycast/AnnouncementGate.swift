@@ -1,6 +1,5 @@
 /// hold_down for one VIP: the announcement follows the condition only once the condition has
-/// kept its value for hold_down, so a member that fails every other check never moves the
-/// route. An operator's withdraw and shutdown bypass it (they take effect at once). Pure: the
+/// kept its value for hold_down, so health that flips faster than that never moves the route. An operator's withdraw and shutdown bypass it (they take effect at once). Pure: the
 /// time is passed in (monotonic milliseconds).
 public struct AnnouncementGate: Sendable, Equatable {
     public enum Change: Sendable, Equatable {

@@ -7,7 +7,8 @@ extension AnycastNode {
     func run() {
         let start = cfl_monotonic_ms()
         let first = evaluate()
-        gates = first.map { AnnouncementGate(holdDownMs: settings.holdDownMs, condition: $0.holds, nowMs: start) }
+        // Not known yet counts as not holding: a node that just started waits for a verdict.
+        gates = first.map { AnnouncementGate(holdDownMs: settings.holdDownMs, condition: $0.holds ?? false, nowMs: start) }
         while !loop.stopRequested {
             let (request, forced) = currentRequests()
             turn(forced: forced)
@@ -25,24 +26,17 @@ extension AnycastNode {
     /// One look at every VIP: condition, hold_down, then the interface brought in line.
     private func turn(forced: [ForcedOff?]) {
         let nowMs = cfl_monotonic_ms()
-        if nowMs - lastRefreshMs >= AnycastNode.refreshMs {
-            lastRefreshMs = nowMs
-            refreshAnnounced()
-        }
         let verdicts = evaluate()
         var entries: [AnycastStatus.VIP] = []
         for index in vips.indices {
-            let (holds, why) = verdicts[index]
+            let (verdict, why) = verdicts[index]
+            // Not known yet: the condition stays what it was.
+            let holds = verdict ?? gates[index].condition
             let off = forced[index]
             _ = gates[index].observe(holds, forcedOff: off != nil, nowMs: nowMs)
             if gates[index].announced != onInterface[index] {
-                if gates[index].announced {
-                    announce(index, reason: why)
-                } else {
-                    let reason = off?.reason
-                        ?? "\(why) (held \(settings.holdDownMs) ms)"
-                    withdraw(index, reason: reason)
-                }
+                let reason = gates[index].announced ? why : off?.reason ?? "\(why) (held \(settings.holdDownMs) ms)"
+                put(index, on: gates[index].announced, reason: reason)
             }
             let pending = gates[index].pending(forcedOff: off != nil, nowMs: nowMs).map { change, left in
                 "\(change == .announce ? "announce" : "withdraw") in \(Self.seconds(left)) (hold_down \(settings.holdDownMs) ms)"
@@ -53,12 +47,19 @@ extension AnycastNode {
                 withdrawnByOperator: off == .operatorRequest, pools: lastPools[index]))
         }
         publish(entries)
+        // After the changes: a VIP this turn withdrew is not renewed first.
+        if nowMs - lastRefreshMs >= AnycastNode.refreshMs {
+            lastRefreshMs = nowMs
+            refreshAnnounced()
+        }
     }
 
     /// Renews the lifetime of every announced VIP; one that vanished from the interface (taken
     /// off by hand, or expired while this thread was stalled) is put back.
     private func refreshAnnounced() {
-        for index in vips.indices where onInterface[index] {
+        // Only what should stay announced: a VIP whose withdrawal the kernel refused must not
+        // have its lifetime renewed, or a dying node would keep it.
+        for index in vips.indices where onInterface[index] && gates[index].announced {
             do {
                 try addresses.addOrRefresh(vips[index], lifetimeSeconds: AnycastNode.addressLifetimeSeconds)
                 lastFailure[index] = nil
@@ -68,30 +69,23 @@ extension AnycastNode {
         }
     }
 
-    func announce(_ index: Int, reason: String) {
+    /// Puts the VIP on the interface (announce) or takes it off (withdraw); logs the change with
+    /// its reason, or the failure (tried again next turn).
+    func put(_ index: Int, on: Bool, reason: String) {
         let vip = vips[index]
+        let verb = on ? "announce" : "withdraw"
         do {
-            try addresses.addOrRefresh(vip, lifetimeSeconds: AnycastNode.addressLifetimeSeconds)
+            if on {
+                try addresses.addOrRefresh(vip, lifetimeSeconds: AnycastNode.addressLifetimeSeconds)
+            } else {
+                try addresses.remove(vip)
+            }
         } catch {
-            failed(index, "cannot announce \(vip.address): \(error)")
+            failed(index, "cannot \(verb) \(vip.address): \(error)")
             return
         }
-        changed(index, to: true)
-        logger.notice("anycast announce \(vip.address): \(reason)", metadata: [
-            "vip": "\(vip.address)", "interface": "\(vip.interface)", "reason": "\(reason)",
-        ])
-    }
-
-    func withdraw(_ index: Int, reason: String) {
-        let vip = vips[index]
-        do {
-            try addresses.remove(vip)
-        } catch {
-            failed(index, "cannot withdraw \(vip.address): \(error)")
-            return
-        }
-        changed(index, to: false)
-        logger.notice("anycast withdraw \(vip.address): \(reason)", metadata: [
+        changed(index, to: on)
+        logger.notice("anycast \(verb) \(vip.address): \(reason)", metadata: [
             "vip": "\(vip.address)", "interface": "\(vip.interface)", "reason": "\(reason)",
         ])
     }
@@ -111,7 +105,7 @@ extension AnycastNode {
                      metadata: ["vip": "\(vips[index].address)"])
     }
 
-    private func evaluate() -> [(holds: Bool, reason: String)] {
+    private func evaluate() -> [(holds: Bool?, reason: String)] {
         let health = poolHealth(vips.map(\.address))
         lastPools = health.map { $0.map(\.name) }
         return health.map { AnycastCondition.evaluate(settings.announceWhen, pools: $0) }

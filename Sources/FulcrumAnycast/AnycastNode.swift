@@ -28,7 +28,7 @@ public final class AnycastNode: @unchecked Sendable {
     let vips: [InterfaceAddress]
     let loop: EventLoop
 
-    /// Only the anycast thread touches these.
+    /// Only the anycast thread touches these (and stop(), once it has joined the thread).
     var gates: [AnnouncementGate] = []
     var onInterface: [Bool]
     var transitions: [Int]
@@ -97,6 +97,8 @@ public final class AnycastNode: @unchecked Sendable {
             }
             for vip in vips { try addresses.addLocalRoute(vip.address) }
         } catch {
+            // Nothing may stay behind that says this host owns an address it will not serve.
+            for vip in vips { try? addresses.removeLocalRoute(vip.address) }
             throw StartError(description: "anycast interface \(name): \(error)")
         }
         let count = vips.count
@@ -106,7 +108,12 @@ public final class AnycastNode: @unchecked Sendable {
         reasons = Array(repeating: "starting", count: count)
         lastFailure = Array(repeating: nil, count: count)
         lastPools = Array(repeating: [], count: count)
-        loop = try EventLoop(name: "fulcrum-anycast", capacity: 4, wakeData: 1)
+        do {
+            loop = try EventLoop(name: "fulcrum-anycast", capacity: 4, wakeData: 1)
+        } catch {
+            for vip in vips { try? addresses.removeLocalRoute(vip.address) }
+            throw error
+        }
         published = Mutex(AnycastStatus(
             interface: name, interfaceKind: origin.rawValue, announceWhen: settings.announceWhen.rawValue,
             holdDownMs: settings.holdDownMs, withdrawGraceMs: settings.withdrawGraceMs,
@@ -126,8 +133,9 @@ public final class AnycastNode: @unchecked Sendable {
     /// What `show anycast`, the metrics and the page show.
     public func status() -> AnycastStatus { published.withLock { $0 } }
 
-    /// SIGTERM, first step: every VIP off the interface now (no hold_down). Returns once the
-    /// thread has done it (or after 2 s), with how many VIPs were announced before.
+    /// SIGTERM, first step: every VIP off the interface now (no hold_down). Returns once a turn
+    /// of the thread has acted on it (or after 2 s; a removal the kernel refused is retried
+    /// by later turns), with how many VIPs were announced before.
     @discardableResult
     public func withdrawForShutdown() -> Int {
         let announcedBefore = status().vips.filter(\.announced).count
@@ -145,7 +153,7 @@ public final class AnycastNode: @unchecked Sendable {
         loop.requestStop()
         _ = loop.join()
         for (index, vip) in vips.enumerated() {
-            if onInterface[index] { withdraw(index, reason: "stopped") }
+            if onInterface[index] { put(index, on: false, reason: "stopped") }
             do {
                 try addresses.removeLocalRoute(vip.address)
             } catch {
@@ -154,7 +162,8 @@ public final class AnycastNode: @unchecked Sendable {
         }
     }
 
-    /// The admin socket's `anycast withdraw|announce [VIP]`.
+    /// The admin socket's `anycast withdraw|announce [VIP]`: one line per VIP asked about, saying
+    /// where it is now and where it was.
     public func steer(_ steer: AnycastSteer, vip text: String?) -> Result<[String], AnycastSteerError> {
         let indices: [Int]
         if let text {

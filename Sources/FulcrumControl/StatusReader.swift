@@ -93,6 +93,25 @@ public final class StatusReader: Sendable {
         }
     }
 
+    /// Each pool's member statuses (as `show members` shows them) and the listeners, from one
+    /// generation and without summing a counter: the anycast thread asks ten times a second.
+    public func poolMemberStatuses() -> (listeners: [Listener], pools: [String: [OperatingStatus]]) {
+        let generation = current.withLock { $0 }
+        let plan = generation.plan
+        let health = generation.board?.statuses(now: WallClock.unixSeconds())
+            ?? Array(repeating: nil, count: plan.pools.count)
+        var pools: [String: [OperatingStatus]] = [:]
+        for (p, pool) in plan.pools.enumerated() {
+            let state = pool.runtime.state
+            pools[pool.name] = pool.config.members.enumerated().map { m, member in
+                MemberStatus(name: member.name, pool: pool.name, endpoint: "", backup: member.backup,
+                             adminStateUp: member.adminStateUp, configWeight: member.weight, weight: state.weights[m],
+                             adminState: state.adminStates[m], health: health[p]?[m]).status
+            }
+        }
+        return (generation.config.listeners, pools)
+    }
+
     public func snapshot() -> StatusSnapshot {
         let generation = current.withLock { $0 }
         let config = generation.config

@@ -156,32 +156,9 @@ struct Daemon {
             takeOther(received, &ignored)
             waitMs = ignored.flush(nowMs: cfl_monotonic_ms())
         }
-        let grace = reloader.config.shutdownGraceMs
         reloader.notified(notifier.stopping())
-        // The VIPs go first (priority 0 lets the backup take over after Skew_Time), so new
-        // clients reach the other node while connections here drain.
-        ha?.stop()
-        if let anycast, let settings = reloader.config.anycast {
-            // Withdrawn first, still accepting: routers keep sending new flows here until the
-            // withdrawal reaches them, and those must not be refused.
-            if anycast.withdrawForShutdown() > 0 && settings.withdrawGraceMs > 0 {
-                logger.info("anycast: VIPs withdrawn; still accepting while routers converge", metadata: [
-                    "withdraw_grace_ms": "\(settings.withdrawGraceMs)",
-                ])
-                waitWithdrawGrace(settings.withdrawGraceMs, signals: signals, ignored: &ignored)
-            }
-            logger.info("no longer accepting, open connections may finish", metadata: ["grace_ms": "\(grace)"])
-        }
-        engine.beginDrain()
-        if !waitForDrain(engine, signals: signals, graceMs: grace, ignored: &ignored) {
-            logger.notice("grace period over: closing remaining connections", metadata: ["open": "\(engine.openConnections())"])
-            engine.stop()
-            // Workers end their loop turn within milliseconds of stop(); one still running after
-            // 10 s is stuck, and the report below would read counts it may still change.
-            if !engine.wait(timeout: 10) {
-                logger.warning("workers still running 10 s after stop: the exit report may be incomplete")
-            }
-        }
+        drain(engine, ha: ha, anycast: anycast, graceMs: reloader.config.shutdownGraceMs,
+              withdrawGraceMs: reloader.config.anycast?.withdrawGraceMs ?? 0, signals: signals, ignored: &ignored)
         control.stop()
         reloader.checker.stop()
         anycast?.stop()
@@ -200,63 +177,8 @@ struct Daemon {
         }
     }
 
-    /// Each anycast VIP's pools and how many of their members take new traffic, from the status
-    /// snapshot (so the rule is the one `show members` shows): ONLINE and NO_MONITOR count;
-    /// UNKNOWN does not, so a node that just started announces only after a first good check.
-    static func poolHealth(of vips: [IPAddress], reader: StatusReader) -> [[AnycastCondition.PoolHealth]] {
-        let snapshot = reader.snapshot()
-        let listeners = reader.config.listeners
-        return vips.map { vip in
-            AnycastSettings.pools(of: vip, in: listeners).map { name in
-                let members = snapshot.pool(named: name)?.members ?? []
-                let up = members.filter { $0.status == .online || $0.status == .noMonitor }.count
-                return AnycastCondition.PoolHealth(name: name, up: up, total: members.count)
-            }
-        }
-    }
 
-    /// withdraw_grace after the anycast withdrawal: still accepting. A second SIGTERM/SIGINT
-    /// ends it early (the drain that follows is cut short by the next one).
-    private func waitWithdrawGrace(_ graceMs: Int, signals: SignalSet, ignored: inout IgnoredSignals) {
-        let end = cfl_monotonic_ms() + Int64(graceMs)
-        while true {
-            let left = end - cfl_monotonic_ms()
-            if left <= 0 { return }
-            guard let received = signals.wait(timeoutMs: Int(min(left, 100))) else {
-                _ = ignored.flush(nowMs: cfl_monotonic_ms())
-                continue
-            }
-            if received.signal == SIGTERM || received.signal == SIGINT {
-                logger.notice("second signal: not waiting for withdraw_grace", metadata: ["signal": "\(received.name)"])
-                return
-            }
-            takeOther(received, &ignored)
-        }
-    }
 
-    /// Waits up to shutdown_grace for workers to finish. A second SIGTERM/SIGINT cuts it short.
-    /// Other signals are still taken (and logged) meanwhile.
-    private func waitForDrain(_ engine: Engine, signals: SignalSet, graceMs: Int,
-                              ignored: inout IgnoredSignals) -> Bool {
-        var remaining = graceMs
-        while remaining > 0 {
-            let slice = min(remaining, 100)
-            if engine.wait(timeout: Double(slice) / 1000) { return true }
-            remaining -= slice
-            while let received = signals.wait(timeoutMs: 0) {
-                if received.signal == SIGTERM || received.signal == SIGINT {
-                    logger.notice("second signal: not waiting for the grace period", metadata: [
-                        "signal": "\(received.name)",
-                    ])
-                    return engine.wait(timeout: 0)
-                }
-                // SIGHUP too: a reload while draining would reopen the listeners; the drain wins.
-                takeOther(received, &ignored)
-            }
-            _ = ignored.flush(nowMs: cfl_monotonic_ms())
-        }
-        return engine.wait(timeout: 0)
-    }
 
     /// The exit report: the same snapshot the status socket shows, one line per object.
     private func report(_ snapshot: StatusSnapshot) {
@@ -312,7 +234,7 @@ struct Daemon {
 
     /// Any signal but TERM, INT and HUP: SIGCHLD is an HA notify script ending (reaped by
     /// the HA thread), anything else is logged and ignored.
-    private func takeOther(_ received: SignalSet.Received, _ ignored: inout IgnoredSignals) {
+    func takeOther(_ received: SignalSet.Received, _ ignored: inout IgnoredSignals) {
         if received.signal == SIGCHLD { return }
         ignored.record(received, nowMs: cfl_monotonic_ms())
     }

@@ -15,12 +15,14 @@ final class AnycastNodeTests: XCTestCase {
     private let vip6 = IPAddress("2001:db8::10")!
     private var onInterface: InterfaceAddress { InterfaceAddress(interface: "fulcrum0", address: vip, prefixLength: 32)! }
 
-    /// Pools the test sets: "web" with `up` of 2 members up.
+    /// Pools the test sets: "web" with `up` of 2 members up and `unknown` without a verdict.
     private final class Health: Sendable {
         let up = Mutex(2)
+        let unknown = Mutex(0)
         func pools(_ vips: [IPAddress]) -> [[AnycastCondition.PoolHealth]] {
             let up = self.up.withLock { $0 }
-            return vips.map { _ in [AnycastCondition.PoolHealth(name: "web", up: up, total: 2)] }
+            let unknown = self.unknown.withLock { $0 }
+            return vips.map { _ in [AnycastCondition.PoolHealth(name: "web", up: up, unknown: unknown, total: 2)] }
         }
     }
 
@@ -84,6 +86,32 @@ final class AnycastNodeTests: XCTestCase {
         node.stop()
         XCTAssertEqual(room.currentAddresses, [])
         XCTAssertEqual(room.localRoutes, [])
+    }
+
+    /// Members that lose their verdict (a reload changed their monitor, on every node at once)
+    /// leave the announcement as it is; at start, they keep the VIP off until one is up.
+    func testMembersWithoutAVerdictChangeNothing() throws {
+        let room = FakeVirtualAddresses()
+        let node = try makeNode(room, holdDownMs: 100)
+        let health = Health()
+        health.up.withLock { $0 = 0 }
+        health.unknown.withLock { $0 = 2 }
+        try node.start { health.pools($0) }
+        defer { node.stop() }
+        usleep(400_000)
+        XCTAssertEqual(room.currentAddresses, [], "not announced before a verdict")
+        XCTAssertEqual(node.status().vips[0].reason, "pool web: 0 of 2 members up, 2 not checked yet")
+        health.up.withLock { $0 = 2 }
+        health.unknown.withLock { $0 = 0 }
+        waitFor("announced once up") { room.currentAddresses == [onInterface] }
+
+        health.up.withLock { $0 = 0 }
+        health.unknown.withLock { $0 = 2 }
+        usleep(500_000)
+        XCTAssertEqual(room.currentAddresses, [onInterface], "still announced while verdicts are pending")
+        XCTAssertTrue(node.status().vips[0].conditionHolds)
+        health.unknown.withLock { $0 = 0 }
+        waitFor("withdrawn once they are known to be down") { room.currentAddresses.isEmpty }
     }
 
     func testOperatorWithdrawAndAnnounce() throws {

@@ -262,6 +262,33 @@ final class AnycastTests: AnycastTestCase {
                        "the local route goes with the process")
     }
 
+    /// A second SIGTERM during withdraw_grace does what it does during the drain: closes
+    /// everything at once, instead of starting shutdown_grace.
+    func testASecondSIGTERMDuringWithdrawGraceClosesAtOnce() throws {
+        try requireRoot("the anycast tests (network namespaces, BIRD)")
+        let w = try makeWorld(bfd: true)
+        var options = AnycastNodeOptions()
+        options.withdrawGraceMs = 30_000
+        options.shutdownGraceMs = 60_000
+        let node = try startAnycastNode(w, 0, options).process
+        try w.waitForNextHops(count: 1, timeout: 15)
+        let open = try w.openConnection(from: nil)
+        defer { open.socket.close() }
+        XCTAssertEqual(AnycastWorld.node(of: open.greeting), 0)
+        node.sendSignal(SIGTERM)
+        try w.waitForNextHops(count: 0, timeout: 3)
+        XCTAssertNotNil(node.waitForLog(timeout: 3) { $0.message.hasPrefix("anycast: VIPs withdrawn; still accepting") })
+        let second = monotonicNow()
+        node.sendSignal(SIGTERM)
+        let exit = try XCTUnwrap(node.waitExit(timeout: 5), "still running 5 s after the second SIGTERM\n\(node.diagnostics)")
+        XCTAssertTrue(exit.isSuccess, "\(exit)")
+        XCTAssertLessThan(monotonicNow() - second, 3)
+        let messages = node.logLines.map(\.message)
+        XCTAssertTrue(messages.contains { $0.hasPrefix("second signal: not waiting for withdraw_grace") }, "\(messages)")
+        XCTAssertTrue(messages.contains { $0.hasPrefix("closing open connections") }, "\(messages)")
+        XCTAssertFalse(messages.contains { $0.hasPrefix("no longer accepting") }, "the drain was skipped: \(messages)")
+    }
+
     /// SOURCE_IP: whichever node a client reaches, Maglev over the same members picks the same
     /// member. Each node in turn is made the only path (the others withdrawn by the operator).
     func testSourceIPPicksTheSameMemberThroughEveryNode() throws {
