@@ -16,14 +16,15 @@ public struct AnycastSettings: Sendable, Equatable {
     }
 
     /// Created by fulcrumd when missing: a dummy interface, or a bridge with no ports where
-    /// the kernel has no dummy driver (the two behave alike for this).
+    /// the kernel has no dummy driver (it may show NO-CARRIER, but addresses, local routes and
+    /// BIRD's `protocol direct` without `check link` work on it the same).
     public var interface: String
     /// One address each (/32, /128).
     public var virtualIPs: [IPAddress]
     public var announceWhen: AnnounceWhen
     /// A VIP is withdrawn only after its condition has been false this long, and announced
-    /// only after it has been true this long: a member that fails every other check does not
-    /// make the route flap.
+    /// only after it has been true this long: health that changes faster than this (a member
+    /// failing every other check of a short delay) does not make the route flap.
     public var holdDownMs: Int
     /// On SIGTERM: withdraw first, then keep accepting this long while routers converge,
     /// then drain as usual (shutdown_grace).
@@ -40,12 +41,15 @@ public struct AnycastSettings: Sendable, Equatable {
     }
 
     public static let defaultInterface = "fulcrum0"
-    /// 2 s: longer than two failed checks at the default 1 s check delay would need to look
-    /// like a steady state, short against an operator's view of a node being out.
+    /// 2 s: a pool that is down stops drawing flows within 2 s of its monitor saying so (plus
+    /// BGP's withdrawal, well under a second), while a verdict that flips back within that
+    /// time leaves the route alone.
     public static let defaultHoldDownMs = 2_000
     /// 3 s: BGP withdrawals reach a router and its FIB in well under a second (BIRD to BIRD:
     /// 0.1-0.3 s measured in AnycastTests); the rest is margin for a fabric of several hops.
     public static let defaultWithdrawGraceMs = 3_000
+    /// With shutdown_grace (at most an hour) it must fit systemd's TimeoutStopSec=3720.
+    public static let maxWithdrawGraceMs = 60_000
 
     /// The pools a VIP's announcement follows: those of the listeners bound to the VIP itself
     /// or to the wildcard address of its family, sorted and without repeats.

@@ -1,12 +1,36 @@
 import FulcrumAddress
 
-/// [anycast]: decoded and checked on its own; the decoder refuses it beside [ha] and warns
-/// about a VIP no listener serves.
+/// [anycast]: decoded and checked, refused beside [ha], with a warning for a VIP no listener
+/// serves.
 enum AnycastSchema {
     static let keys = ["interface", "virtual_ips", "announce_when", "hold_down", "withdraw_grace"]
     static let announceWhenNames = AnycastSettings.AnnounceWhen.allCases.map(\.rawValue).joined(separator: ", ")
 
-    static func decode(_ table: TableReader) -> AnycastSettings? {
+    static func decode(_ table: TableReader, haIsSet: Bool, listeners: [Listener]) -> AnycastSettings? {
+        if haIsSet {
+            // Both decide who holds a VIP: VRRP gives it to one node, anycast to every healthy
+            // one. A node runs one model.
+            table.diagnostics.report(table.origin, table.path,
+                "[anycast] and [ha] cannot both be set: [ha] moves VIPs to one active node, [anycast] announces them "
+                + "from every healthy node; allowed: one of them", needsWholeConfig: true)
+        }
+        guard let settings = decodeKeys(table) else { return nil }
+        warnUnserved(settings, listeners: listeners, table: table)
+        return haIsSet ? nil : settings
+    }
+
+    /// A VIP no listener serves is never announced (but with `always`): almost certainly a
+    /// listener address typed differently. Not an error: a reload may add the listener.
+    private static func warnUnserved(_ anycast: AnycastSettings, listeners: [Listener], table: TableReader) {
+        guard anycast.announceWhen != .always else { return }
+        for vip in anycast.virtualIPs where AnycastSettings.pools(of: vip, in: listeners).isEmpty {
+            table.diagnostics.warn(table.origin, table.path + ["virtual_ips"],
+                                   "\(vip): no listener binds it (nor \(vip.isIPv4 ? "0.0.0.0" : "::")), so with announce_when = "
+                                   + "\"\(anycast.announceWhen.rawValue)\" it is never announced")
+        }
+    }
+
+    private static func decodeKeys(_ table: TableReader) -> AnycastSettings? {
         table.rejectUnknownKeys(allowed: keys)
         let interface = table.plainString("interface", expected: "an interface name string such as \"fulcrum0\"",
                                           default: AnycastSettings.defaultInterface, HASchema.interfaceName)
@@ -20,7 +44,9 @@ enum AnycastSchema {
         }
         let holdDown = table.integer("hold_down", 0...600_000, default: AnycastSettings.defaultHoldDownMs,
                                      unit: " (milliseconds)")
-        let grace = table.integer("withdraw_grace", 0...600_000, default: AnycastSettings.defaultWithdrawGraceMs,
+        // At most a minute: shutdown_grace may already take an hour, and the unit's stop timeout
+        // (TimeoutStopSec=3720) must cover both.
+        let grace = table.integer("withdraw_grace", 0...AnycastSettings.maxWithdrawGraceMs, default: AnycastSettings.defaultWithdrawGraceMs,
                                   unit: " (milliseconds)")
         guard let interface, let vips, let when, let holdDown, let grace else { return nil }
         return AnycastSettings(interface: interface, virtualIPs: vips, announceWhen: when, holdDownMs: holdDown,

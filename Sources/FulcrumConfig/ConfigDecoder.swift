@@ -62,16 +62,8 @@ struct ConfigDecoder {
         }
 
         let anycastTable = top.table("anycast", expected: "a table [anycast]")
-        let anycast = anycastTable.flatMap(AnycastSchema.decode)
-        if let anycastTable, top.entries["ha"] != nil {
-            // Both decide who holds a VIP: VRRP gives it to one node, anycast to every healthy
-            // one. A node runs one model; two anycast groups behind VRRP is not a thing routers do.
-            anycastTable.diagnostics.report(anycastTable.origin, anycastTable.path,
-                "[anycast] and [ha] cannot both be set: [ha] moves VIPs to one active node, [anycast] announces them "
-                + "from every healthy node; allowed: one of them", needsWholeConfig: true)
-        }
-        if let anycast, let anycastTable {
-            warnUnserved(anycast, listeners: listeners.compactMap(\.listener), table: anycastTable)
+        let anycast = anycastTable.flatMap {
+            AnycastSchema.decode($0, haIsSet: top.entries["ha"] != nil, listeners: listeners.compactMap(\.listener))
         }
 
         let process: ProcessSettings? = top.table("process", expected: "a table [process]")
@@ -83,11 +75,9 @@ struct ConfigDecoder {
         let validPools = pools.compactMap { $0 }
         let validListeners = listeners.compactMap(\.listener)
         guard validPools.count == pools.count, validListeners.count == listeners.count else { return nil }
+        if top.entries["anycast"] != nil && anycast == nil { return nil }
         if top.entries["ha"] != nil {
             guard let ha, ha.trackPools.allSatisfy(poolNames.contains) else { return nil }
-        }
-        if top.entries["anycast"] != nil {
-            guard anycast != nil, top.entries["ha"] == nil else { return nil }
         }
         var config = Config(workers: workers, shutdownGraceMs: grace, pipeSize: pipeSize, statusSocket: status.socket,
                             listeners: validListeners, pools: validPools)
@@ -101,17 +91,6 @@ struct ConfigDecoder {
         config.anycast = anycast
         config.process = process
         return config
-    }
-
-    /// A VIP no listener serves is never announced (but with `always`): almost certainly a
-    /// listener address typed differently. Not an error: a reload may add the listener.
-    private func warnUnserved(_ anycast: AnycastSettings, listeners: [Listener], table: TableReader) {
-        guard anycast.announceWhen != .always else { return }
-        for vip in anycast.virtualIPs where AnycastSettings.pools(of: vip, in: listeners).isEmpty {
-            diagnostics.warn(table.origin, table.path + ["virtual_ips"],
-                             "\(vip): no listener binds it (nor \(vip.isIPv4 ? "0.0.0.0" : "::")), so with announce_when = "
-                             + "\"\(anycast.announceWhen.rawValue)\" it is never announced")
-        }
     }
 
     private struct StatusSettings {

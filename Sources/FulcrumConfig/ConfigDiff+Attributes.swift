@@ -125,9 +125,9 @@ struct GlobalDifferences {
         if old.ha != new.ha {
             needsRestart.append("ha: \(old.ha == nil ? "added" : new.ha == nil ? "removed" : "changed") needs a restart")
         }
-        // The anycast thread is built around its VIP list and interface at start, like [ha];
-        // a restart withdraws first (withdraw_grace), so it costs the node its share of new
-        // flows for a moment, not its open connections.
+        // The anycast thread is built around its VIP list and interface at start, like [ha].
+        // A restart withdraws first (withdraw_grace): the node's flows move to other nodes,
+        // and connections whose flows move break (README, Scaling out).
         if old.anycast != new.anycast {
             needsRestart.append("anycast: \(old.anycast == nil ? "added" : new.anycast == nil ? "removed" : "changed") needs a restart")
         }

@@ -6,7 +6,7 @@ extension LinuxVirtualAddresses {
     public func ensureInterface(_ name: String) throws(NetlinkError) -> InterfaceOrigin {
         let subject = NetlinkError.Subject.interface(name)
         guard InterfaceAddress.isValidInterfaceName(name) else {
-            throw NetlinkError(.createInterface, subject, .noSuchInterface)
+            throw NetlinkError(.createInterface, subject, .invalidInterfaceName)
         }
         do throws(RouteFailure) {
             let socket = try RouteNetlinkSocket()
@@ -27,8 +27,9 @@ extension LinuxVirtualAddresses {
     }
 
     /// Dummy first: made for exactly this (addresses that are only announced). A kernel built
-    /// without it (EOPNOTSUPP: "Unknown device type") gets a bridge with no ports, which is up
-    /// with carrier and carries addresses the same way. EEXIST: someone made it meanwhile.
+    /// without it (EOPNOTSUPP: "Unknown device type") gets a bridge with no ports: it may show
+    /// NO-CARRIER, but addresses and local routes work on it the same, and BIRD's `protocol
+    /// direct` exports them unless told to `check link`. EEXIST: someone made it meanwhile.
     private func create(_ name: String, on socket: RouteNetlinkSocket) throws(RouteFailure) -> InterfaceOrigin {
         for origin in [InterfaceOrigin.dummy, .bridge] {
             let sequence = socket.sequence()
@@ -74,23 +75,10 @@ extension LinuxVirtualAddresses {
         }
     }
 
+    /// withLink on lo: a local route is through lo, and errors name the address "on lo".
     private func withLoopback(_ operation: NetlinkError.Operation, _ address: IPAddress,
                               _ body: (RouteNetlinkSocket, Int32) throws(RouteFailure) -> Void) throws(NetlinkError) {
-        let subject = NetlinkError.Subject.address(
-            InterfaceAddress(interface: "lo", address: address, prefixLength: address.isIPv4 ? 32 : 128)!)
-        let socket: RouteNetlinkSocket
-        let lo: LinkInfo?
-        do throws(RouteFailure) {
-            socket = try RouteNetlinkSocket()
-            lo = try socket.link(named: "lo")
-        } catch {
-            throw NetlinkError(operation, subject, NetlinkError.Cause(error))
-        }
-        guard let lo else { throw NetlinkError(operation, subject, .noSuchInterface) }
-        do throws(RouteFailure) {
-            try body(socket, lo.index)
-        } catch {
-            throw NetlinkError(operation, subject, NetlinkError.Cause(error))
-        }
+        let onLoopback = InterfaceAddress(interface: "lo", address: address, prefixLength: address.isIPv4 ? 32 : 128)!
+        try withLink(operation, .address(onLoopback)) { socket, lo throws(RouteFailure) in try body(socket, lo.index) }
     }
 }

@@ -30,6 +30,8 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
     public enum Cause: Equatable, Sendable, CustomStringConvertible {
         /// The kernel knows no interface by that name (in this network namespace).
         case noSuchInterface
+        /// Not a name Linux allows for an interface (1..15 bytes, no '/', ':' or whitespace).
+        case invalidInterfaceName
         /// Announcing needs an Ethernet link layer; this interface has another.
         case notEthernet(LinkLayer)
         /// The kernel refused the rtnetlink request: its errno under the request's name, and
@@ -46,6 +48,8 @@ public struct NetlinkError: Error, Equatable, Sendable, CustomStringConvertible 
             switch self {
             case .noSuchInterface:
                 return "no such interface"
+            case .invalidInterfaceName:
+                return "not a valid interface name (1 to 15 characters without '/', ':' or spaces)"
             case let .notEthernet(linkLayer):
                 return "not an Ethernet interface (\(linkLayer)): nothing to announce with ARP or NDP"
             case let .refused(error, nil):

@@ -7,22 +7,9 @@ private func withHA(_ lines: String) -> String {
     webPool + "[listener.web]\nprotocol_port = 80\ndefault_pool = \"web\"\n[ha]\n" + lines + "\n"
 }
 
-private func load(_ text: String) throws -> Config {
-    try ConfigLoader.load(sources: [(name: "fulcrum.toml", text: text)], onlineCPUs: 1).config
-}
-
-private func problems(_ text: String) -> [String] {
-    do {
-        _ = try ConfigLoader.load(sources: [(name: "fulcrum.toml", text: text)], onlineCPUs: 1)
-        return []
-    } catch {
-        return error.problems.map(\.description)
-    }
-}
-
 final class HAConfigTests: XCTestCase {
     func testDefaults() throws {
-        let ha = try XCTUnwrap(load(withHA("interface = \"eth0\"\nvirtual_router_id = 42\nvirtual_ips = [\"192.0.2.10/24\"]")).ha)
+        let ha = try XCTUnwrap(loadText(withHA("interface = \"eth0\"\nvirtual_router_id = 42\nvirtual_ips = [\"192.0.2.10/24\"]")).config.ha)
         XCTAssertEqual(ha.interface, "eth0")
         XCTAssertEqual(ha.virtualRouterID, 42)
         XCTAssertEqual(ha.priority, 100)
@@ -38,11 +25,11 @@ final class HAConfigTests: XCTestCase {
     }
 
     func testNoHASection() throws {
-        XCTAssertNil(try load(withHA("").replacingOccurrences(of: "[ha]\n", with: "")).ha)
+        XCTAssertNil(try loadText(withHA("").replacingOccurrences(of: "[ha]\n", with: "")).config.ha)
     }
 
     func testEveryKey() throws {
-        let ha = try XCTUnwrap(load(withHA("""
+        let ha = try XCTUnwrap(loadText(withHA("""
             interface = "br-ha"
             virtual_router_id = 7
             priority = 200
@@ -54,7 +41,7 @@ final class HAConfigTests: XCTestCase {
             notify = "/usr/local/bin/fulcrum-notify"
             track_pools = ["web"]
             track_weight = 60
-            """)).ha)
+            """)).config.ha)
         XCTAssertEqual(ha.priority, 200)
         XCTAssertEqual(ha.advertIntervalMs, 1000)
         XCTAssertFalse(ha.preempt)
@@ -94,13 +81,13 @@ final class HAConfigTests: XCTestCase {
             (base + "vrid = 3", "ha.vrid: unknown key \"vrid\""),
         ]
         for (lines, expected) in cases {
-            let found = problems(withHA(lines))
+            let found = problemTexts(withHA(lines))
             XCTAssertTrue(found.contains { $0.contains(expected) }, "expected \(expected) in \(found)")
         }
     }
 
     func testHAChangesNeedARestart() throws {
-        let a = try load(withHA("interface = \"eth0\"\nvirtual_router_id = 42\nvirtual_ips = [\"192.0.2.10/24\"]"))
+        let a = try loadText(withHA("interface = \"eth0\"\nvirtual_router_id = 42\nvirtual_ips = [\"192.0.2.10/24\"]")).config
         var b = a
         b.ha?.priority = 150
         XCTAssertEqual(ConfigChanges(from: a, to: b).needsRestart, ["ha: changed needs a restart"])

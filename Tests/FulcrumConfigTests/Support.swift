@@ -55,3 +55,18 @@ address = "10.0.0.11"
 protocol_port = 8080
 
 """
+
+/// One fulcrum.toml, loaded as the daemon would on a one-CPU machine.
+func loadText(_ text: String) throws(ConfigErrors) -> LoadedConfig {
+    try ConfigLoader.load(sources: [(name: "fulcrum.toml", text: text)], onlineCPUs: 1)
+}
+
+/// The problems one fulcrum.toml reports, as printed; [] when it loads.
+func problemTexts(_ text: String) -> [String] {
+    do throws(ConfigErrors) {
+        _ = try loadText(text)
+        return []
+    } catch {
+        return error.problems.map(\.description)
+    }
+}

@@ -66,15 +66,16 @@ final class SystemdUnitTests: XCTestCase {
         XCTAssertEqual(settings.last { $0.key == "NoNewPrivileges" }?.value, "yes")
     }
 
-    /// The largest shutdown_grace comes from fulcrumd itself: its "allowed: 0..N" answer to a value
-    /// out of range.
+    /// The largest shutdown_grace and withdraw_grace come from fulcrumd itself: its "allowed: 0..N"
+    /// answers to values out of range. An anycast node's stop takes both, in turn, plus the
+    /// anycast thread's turn (up to 2 s) and the workers' join (up to 10 s).
     func testStopTimeoutOutlastsTheLargestShutdownGrace() throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("fulcrum-grace-\(getpid())")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try "shutdown_grace = 999999999999\n".write(to: directory.appendingPathComponent("fulcrum.toml"),
-                                                    atomically: true, encoding: .utf8)
+        try "shutdown_grace = 999999999999\n[anycast]\nvirtual_ips = [\"192.0.2.10\"]\nwithdraw_grace = 999999999999\n"
+            .write(to: directory.appendingPathComponent("fulcrum.toml"), atomically: true, encoding: .utf8)
         let result = try capture([try Paths.fulcrumBinary(), "--check-config", "--config-dir", directory.path])
         XCTAssertNotEqual(result.status, 0, result.output)
         guard let range = result.output.range(of: "shutdown_grace: 999999999999 is out of range; allowed: 0.."),
@@ -82,11 +83,17 @@ final class SystemdUnitTests: XCTestCase {
             return XCTFail("no allowed range for shutdown_grace in:\n\(result.output)")
         }
         XCTAssertGreaterThanOrEqual(largestMs, 10_000, "the default grace is 10 s")
+        guard let withdrawRange = result.output.range(of: "withdraw_grace: 999999999999 is out of range; allowed: 0.."),
+              let largestWithdrawMs = Int(result.output[withdrawRange.upperBound...].prefix(while: \.isNumber)) else {
+            return XCTFail("no allowed range for anycast.withdraw_grace in:\n\(result.output)")
+        }
         guard let timeout = try unitSettings().last(where: { $0.key == "TimeoutStopSec" })?.value else {
             return XCTFail("the unit sets no TimeoutStopSec (systemd's default is 90 s)")
         }
         let timeoutMs = try milliseconds(timeout)
-        XCTAssertGreaterThan(timeoutMs, largestMs, "TimeoutStopSec=\(timeout) would SIGKILL a drain of shutdown_grace = \(largestMs)")
+        let longestStopMs = largestMs + largestWithdrawMs + 12_000
+        XCTAssertGreaterThan(timeoutMs, longestStopMs, "TimeoutStopSec=\(timeout) would SIGKILL a stop of withdraw_grace = "
+            + "\(largestWithdrawMs) and shutdown_grace = \(largestMs)")
     }
 
     // MARK: - Helpers

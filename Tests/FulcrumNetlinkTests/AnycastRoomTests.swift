@@ -38,7 +38,7 @@ final class AnycastRoomTests: XCTestCase {
         XCTAssertTrue(try link.a.run("-o", "link", "show", "dev", "fulcrum0").contains(",UP"))
 
         XCTAssertThrowsError(try link.a.onThread { try room.ensureInterface("bad/name") }) { error in
-            XCTAssertEqual("\(error)", "create interface bad/name: no such interface")
+            XCTAssertEqual("\(error)", "create interface bad/name: not a valid interface name (1 to 15 characters without '/', ':' or spaces)")
         }
     }
 
