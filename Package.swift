@@ -47,7 +47,7 @@ let package = Package(
         ]),
         // What the status outputs show: one snapshot type, its renderers (CSV, JSON, table,
         // Prometheus text, HTML page) and the status-socket command grammar. Pure values.
-        .target(name: "FulcrumStatus"),
+        .target(name: "FulcrumStatus", dependencies: ["FulcrumAddress"]),
         // Maglev consistent hashing and flow hashing: pure, identical on every node.
         .target(name: "FulcrumHashing", dependencies: ["FulcrumAddress"]),
         // PROXY protocol v1/v2 headers, encoded without allocation.

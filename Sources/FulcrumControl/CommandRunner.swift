@@ -115,8 +115,8 @@ public struct CommandRunner: Sendable {
         }
     }
 
-    /// `anycast withdraw|announce [VIP]`: the anycast thread does the change and says what it
-    /// changed, one line per VIP; logged here, like member changes, with who asked.
+    /// `anycast withdraw|announce [VIP]`: the anycast thread does the change and says where each
+    /// VIP asked about is now, one line per VIP; logged here, like member changes, with who asked.
     private func steerAnycast(_ steer: AnycastSteer, _ vip: String?, peer: Peer?, socket: String) -> Reply {
         guard let steering = reader.steerAnycast else { return failure("anycast is not configured") }
         let target = vip ?? "every VIP"
@@ -127,11 +127,11 @@ public struct CommandRunner: Sendable {
         }
         switch steering(steer, vip) {
         case let .success(lines):
-            metadata["changed"] = "\(lines.count)"
+            metadata["vips"] = "\(lines.count)"
             logger.notice("anycast \(steer.rawValue) \(target), set through the status socket", metadata: metadata)
             // The thread's lines escaped one by one: a line break inside one would split it, an
-            // empty one would end the reply early. A request that changed nothing still gets a
-            // line, so the reply never reads as no answer.
+            // empty one would end the reply early. An empty answer (the thread gives none) would
+            // still get a line, so the reply never reads as no answer.
             let shown = lines.filter { !$0.isEmpty }.map(OneLineText.escaped)
             if shown.isEmpty { return ok("anycast \(steer.rawValue) \(target): nothing to change\n") }
             return ok(shown.map { $0 + "\n" }.joined())

@@ -71,7 +71,7 @@ public enum AnycastSteer: String, Sendable, Equatable, CaseIterable {
 }
 
 /// The admin socket's way into the anycast thread: a request for one VIP (nil = every VIP),
-/// answered with one line per VIP it changed, or an error naming what is wrong
+/// answered with one line per VIP asked about (where it is now, where it was), or an error naming what is wrong
 /// ("no anycast VIP 10.0.0.9; configured: 10.0.0.100").
 public typealias AnycastSteering = @Sendable (_ steer: AnycastSteer, _ vip: String?) -> Result<[String], AnycastSteerError>
 

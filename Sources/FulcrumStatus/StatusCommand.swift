@@ -19,7 +19,7 @@ public enum StatusCommand: Sendable, Equatable {
     case shutdownSessions(pool: String, member: String)
     /// `anycast withdraw|announce [VIP]`: take anycast VIPs off the interface and keep them off
     /// (a node drain), or let them follow announce_when again. nil = every VIP; a VIP is kept
-    /// in canonical text (IPLiteral), so the daemon compares it with what it lists.
+    /// in canonical text (IPLiteral), the way `show anycast` lists it.
     case anycast(steer: AnycastSteer, vip: String?)
     /// `reload`: load the config directory again and apply it in place, or refuse it whole.
     /// The reply is `reloaded in N ms: SUMMARY` and one line per change, or, refused, only

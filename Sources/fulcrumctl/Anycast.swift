@@ -38,8 +38,9 @@ struct AnycastWithdraw: ParsableCommand {
         abstract: "Take an anycast VIP, or every VIP, off the interface and keep it off.",
         discussion: """
             Sends `anycast withdraw [VIP]`. The address leaves the interface at once (no \
-            hold_down), so BGP withdraws its route and routers send its traffic to other \
-            nodes; connections already open go on. It stays off, whatever announce_when \
+            hold_down), so BGP withdraws its route and routers send new flows to other \
+            nodes; what still reaches this node is served (a flow the routers move to \
+            another node breaks: it is not known there). It stays off, whatever announce_when \
             says, until `fulcrumctl anycast announce`. Run-time state does not survive a \
             restart of fulcrumd.
             """)

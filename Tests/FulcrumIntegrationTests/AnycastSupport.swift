@@ -63,7 +63,7 @@ final class AnycastWorld {
 
     init(bfd: Bool) throws {
         self.bfd = bfd
-        Self.removeStaleNamespaces()
+        removeStaleNamespaces(prefix: Self.prefix)
         var made: [NetworkNamespace] = []
         func namespace(_ suffix: String) throws -> NetworkNamespace {
             let ns = try NetworkNamespace(prefix: "\(Self.prefix)-\(suffix)")
@@ -180,25 +180,6 @@ final class AnycastWorld {
     deinit { remove() }
 
     var namespaceNames: [String] { all.map(\.name) }
-
-    /// Namespaces named fx-ac-…-PID-N whose creating test process is gone: a crashed earlier run.
-    /// The processes still inside (BIRD, fulcrumd) are killed by pid, then it is removed.
-    static func removeStaleNamespaces() {
-        guard let ip = try? ipCommand(), let list = try? runCommand([ip, "netns", "list"]) else { return }
-        for line in list.split(separator: "\n") {
-            let name = String(line.split(separator: " ").first ?? "")
-            guard name.hasPrefix("\(prefix)-") else { continue }
-            let parts = name.split(separator: "-")
-            guard parts.count >= 2, let pid = Int32(parts[parts.count - 2]), pid != getpid() else { continue }
-            if kill(pid, 0) == 0 || errno != ESRCH { continue }
-            if let pids = try? runCommand([ip, "netns", "pids", name]) {
-                for p in pids.split(separator: "\n").compactMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }) {
-                    kill(p, SIGKILL)
-                }
-            }
-            _ = try? runCommand([ip, "netns", "del", name])
-        }
-    }
 
     // MARK: BGP sessions
 

@@ -84,6 +84,26 @@ final class NetworkNamespace {
     deinit { remove() }
 }
 
+/// Namespaces named PREFIX-…-PID-N whose creating test process is gone: a crashed earlier run
+/// of a test world (HAWorld, AnycastWorld). The processes still inside (fulcrumd, keepalived,
+/// BIRD) are killed by pid, then the namespace is removed.
+func removeStaleNamespaces(prefix: String) {
+    guard let ip = try? ipCommand(), let list = try? runCommand([ip, "netns", "list"]) else { return }
+    for line in list.split(separator: "\n") {
+        let name = String(line.split(separator: " ").first ?? "")
+        guard name.hasPrefix("\(prefix)-") else { continue }
+        let parts = name.split(separator: "-")
+        guard parts.count >= 2, let pid = Int32(parts[parts.count - 2]), pid != getpid() else { continue }
+        if kill(pid, 0) == 0 || errno != ESRCH { continue }
+        if let pids = try? runCommand([ip, "netns", "pids", name]) {
+            for p in pids.split(separator: "\n").compactMap({ Int32($0.trimmingCharacters(in: .whitespaces)) }) {
+                kill(p, SIGKILL)
+            }
+        }
+        _ = try? runCommand([ip, "netns", "del", name])
+    }
+}
+
 extension FulcrumProcess {
     /// Health transitions logged so far for `pool/member` ("member web/a … is ERROR (was ONLINE): …").
     func transitions(pool: String, member: String) -> [LogLine] {
