@@ -79,6 +79,7 @@ struct Daemon {
             control = try ControlServer(reader: reader, logger: logger) { reloader.reload($0) }
         } catch {
             logger.error("startup failed: \(error)")
+            anycast?.stop()  // its local routes would say this host owns addresses it does not serve
             return 1
         }
         // Everything that needs root is open now (listeners, status sockets, the VRRP socket)
@@ -89,6 +90,7 @@ struct Daemon {
             runningAs = try PrivilegeDrop.apply(config, logger: logger)
         } catch {
             logger.error("startup failed: \(error)")
+            anycast?.stop()
             return 1
         }
         reloader.runningAs = runningAs
