@@ -41,7 +41,7 @@ extension Worker {
             let target = memberAddresses[memberBase + Int(member)]
             let fd: Int32
             do {
-                fd = try syscall("socket") { cfl_socket_nonblocking(target.family, Int32(SOCK_STREAM.rawValue)) }
+                fd = try Socket.makeStream(family: target.family)
             } catch {
                 // No socket is this host's problem (descriptors, memory), not the member's:
                 // nothing is counted against it, the client is closed, and accepting pauses.

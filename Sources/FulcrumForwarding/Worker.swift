@@ -233,7 +233,7 @@ public final class Worker: @unchecked Sendable {
                     ready = try busyPoll(microseconds: plan.busyPollMicroseconds)
                 }
                 if ready == 0 {
-                    sched_yield()
+                    Pause.yieldProcessor()
                     // Returns at once if the yield let events in; no separate zero-timeout look.
                     ready = try poll.wait(timeoutMs: timeout)
                 }
@@ -270,7 +270,7 @@ public final class Worker: @unchecked Sendable {
     func busyPoll(microseconds budget: Int64) throws(SystemError) -> Int {
         let deadline = cfl_monotonic_us() + budget
         repeat {
-            sched_yield()
+            Pause.yieldProcessor()
             let ready = try poll.wait(timeoutMs: 0)
             if ready > 0 { return ready }
         } while cfl_monotonic_us() < deadline

@@ -13,10 +13,11 @@ extension HealthChecker {
     static let drainLimit = 64 * 1024
 
     func beginStream(_ target: HealthTarget) {
-        let fd = Glibc.socket(target.address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-            | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            finish(target, CheckResult(.sockerr, "\(SystemError(code: errno, call: "socket"))"))
+        let fd: Int32
+        do {
+            fd = try Socket.makeStream(family: target.address.family)
+        } catch {
+            finish(target, CheckResult(.sockerr, "\(error)"))
             return
         }
         target.fd = fd

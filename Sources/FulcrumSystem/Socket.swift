@@ -60,6 +60,13 @@ public enum Socket {
         }
     }
 
+    /// A non-blocking, close-on-exec TCP socket of `family`, not yet connected: the member side
+    /// of a connection, or a health check's.
+    @inline(__always)
+    public static func makeStream(family: Int32) throws(SystemError) -> Int32 {
+        try syscall("socket") { cfl_socket_nonblocking(family, Int32(SOCK_STREAM.rawValue)) }
+    }
+
     /// Starts a non-blocking connect. `.done` means connected already (common on loopback),
     /// `.wouldBlock` means in progress: wait for writability, then read SO_ERROR.
     @inline(__always)
