@@ -33,7 +33,6 @@ public final class AnycastNode: @unchecked Sendable {
     var onInterface: [Bool]
     var transitions: [Int]
     var since: [Int64]
-    var reasons: [String]
     /// The last failure logged per VIP, so a change the kernel keeps refusing is logged once.
     var lastFailure: [String?]
     /// Each VIP's pools as last evaluated.
@@ -83,6 +82,8 @@ public final class AnycastNode: @unchecked Sendable {
         vips = settings.virtualIPs.map {
             InterfaceAddress(interface: name, address: $0, prefixLength: $0.isIPv4 ? 32 : 128)!
         }
+        // Before any change to the kernel, so a failure here leaves nothing to undo.
+        loop = try EventLoop(name: "fulcrum-anycast", capacity: 4, wakeData: 1)
         do {
             origin = try addresses.ensureInterface(name)
             if origin != .existing {
@@ -105,15 +106,8 @@ public final class AnycastNode: @unchecked Sendable {
         onInterface = Array(repeating: false, count: count)
         transitions = Array(repeating: 0, count: count)
         since = Array(repeating: WallClock.unixSeconds(), count: count)
-        reasons = Array(repeating: "starting", count: count)
         lastFailure = Array(repeating: nil, count: count)
         lastPools = Array(repeating: [], count: count)
-        do {
-            loop = try EventLoop(name: "fulcrum-anycast", capacity: 4, wakeData: 1)
-        } catch {
-            for vip in vips { try? addresses.removeLocalRoute(vip.address) }
-            throw error
-        }
         published = Mutex(AnycastStatus(
             interface: name, interfaceKind: origin.rawValue, announceWhen: settings.announceWhen.rawValue,
             holdDownMs: settings.holdDownMs, withdrawGraceMs: settings.withdrawGraceMs,

@@ -31,19 +31,22 @@ extension LinuxVirtualAddresses {
     /// NO-CARRIER, but addresses and local routes work on it the same, and BIRD's `protocol
     /// direct` exports them unless told to `check link`. EEXIST: someone made it meanwhile.
     private func create(_ name: String, on socket: RouteNetlinkSocket) throws(RouteFailure) -> InterfaceOrigin {
-        for origin in [InterfaceOrigin.dummy, .bridge] {
-            let sequence = socket.sequence()
-            do throws(RouteFailure) {
-                _ = try socket.exchange(RouteRequest.newLink(named: name, kind: origin.rawValue, sequence: sequence),
-                                        sequence: sequence, name: "RTM_NEWLINK")
-                return origin
-            } catch let .refused(error, _) where error.code == EEXIST {
-                return .existing
-            } catch let .refused(error, _) where error.code == EOPNOTSUPP && origin == .dummy {
-                continue
-            }
+        do throws(RouteFailure) {
+            return try newLink(name, .dummy, on: socket)
+        } catch let .refused(error, _) where error.code == EOPNOTSUPP {
+            return try newLink(name, .bridge, on: socket)
         }
-        return .bridge  // not reached: the bridge attempt returns or throws
+    }
+
+    private func newLink(_ name: String, _ kind: InterfaceOrigin, on socket: RouteNetlinkSocket) throws(RouteFailure) -> InterfaceOrigin {
+        let sequence = socket.sequence()
+        do throws(RouteFailure) {
+            _ = try socket.exchange(RouteRequest.newLink(named: name, kind: kind.rawValue, sequence: sequence),
+                                    sequence: sequence, name: "RTM_NEWLINK")
+            return kind
+        } catch let .refused(error, _) where error.code == EEXIST {
+            return .existing
+        }
     }
 
     public func addOrRefresh(_ vip: InterfaceAddress, lifetimeSeconds: UInt32) throws(NetlinkError) {

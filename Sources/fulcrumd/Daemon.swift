@@ -1,5 +1,4 @@
 import CFulcrumLinux
-import FulcrumAddress
 import FulcrumAnycast
 import FulcrumBuildInfo
 import FulcrumConfig
@@ -144,15 +143,10 @@ struct Daemon {
                 continue
             }
             if received.signal == SIGTERM || received.signal == SIGINT {
-                if anycast == nil {
-                    logger.info("shutting down: no longer accepting, open connections may finish", metadata: [
-                        "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
-                    ])
-                } else {
-                    logger.info("shutting down: anycast VIPs are withdrawn first, then open connections may finish", metadata: [
-                        "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
-                    ])
-                }
+                let what = anycast == nil ? "no longer accepting," : "anycast VIPs are withdrawn first, then"
+                logger.info("shutting down: \(what) open connections may finish", metadata: [
+                    "signal": "\(received.name)", "grace_ms": "\(reloader.config.shutdownGraceMs)",
+                ])
                 break
             }
             takeOther(received, &ignored)
@@ -178,9 +172,6 @@ struct Daemon {
             return !(0..<pool.members.count).contains { pool.health.isUp($0) }
         }
     }
-
-
-
 
     /// The exit report: the same snapshot the status socket shows, one line per object.
     private func report(_ snapshot: StatusSnapshot) {
