@@ -385,22 +385,41 @@ boot_container() {
         </dev/null >"$scratch/nspawn.log" 2>&1 &
     nspawn_pid=$!
     pids+=("$nspawn_pid")
+    # nspawn's first child is a short-lived helper that forks the container's PID 1 and exits
+    # (a CI run caught the helper's PID and every nsenter then found it gone), so the init is
+    # the child of nspawn that lives in a PID namespace other than ours, looked up until found.
+    host_pid_ns="$(readlink /proc/self/ns/pid)"
+    container_init_pid() {
+        local child ns
+        for child in $(ps --ppid "$nspawn_pid" -o pid= 2>/dev/null); do
+            ns="$(readlink "/proc/$child/ns/pid" 2>/dev/null || true)"
+            if [ -n "$ns" ] && [ "$ns" != "$host_pid_ns" ]; then echo "$child"; return; fi
+        done
+    }
     init_pid=""
-    for _ in $(seq 1 100); do
-        init_pid="$(ps --ppid "$nspawn_pid" -o pid= | tr -d ' ' | head -1 || true)"
+    for _ in $(seq 1 300); do
+        init_pid="$(container_init_pid)"
         [ -n "$init_pid" ] && break
+        kill -0 "$nspawn_pid" 2>/dev/null || break
         sleep 0.1
     done
-    # If nspawn has to be killed, its container's PID 1 (and so everything in it) goes too.
-    [ -z "$init_pid" ] || pids+=("$init_pid")
     in_container() { nsenter -t "$init_pid" -a "$@"; }
     # Until its D-Bus is up systemctl cannot even ask; then --wait waits for the boot to end.
     state=""
     for _ in $(seq 1 120); do
-        state="$(timeout 60 nsenter -t "${init_pid:-0}" -a systemctl is-system-running --wait 2>&1 || true)"
+        [ -n "$init_pid" ] && kill -0 "$init_pid" 2>/dev/null || init_pid="$(container_init_pid)"
+        if [ -z "$init_pid" ]; then
+            kill -0 "$nspawn_pid" 2>/dev/null || { state="systemd-nspawn exited"; break; }
+            state="no container init under systemd-nspawn $nspawn_pid"
+            sleep 0.5
+            continue
+        fi
+        state="$(timeout 60 nsenter -t "$init_pid" -a systemctl is-system-running --wait 2>&1 || true)"
         case "$state" in running|degraded|maintenance|stopping) break ;; esac
         sleep 0.5
     done
+    # If nspawn has to be killed, its container's PID 1 (and so everything in it) goes too.
+    [ -z "$init_pid" ] || pids+=("$init_pid")
     if [ "$state" != running ] && [ "$state" != degraded ]; then
         fail "the container boots (systemctl is-system-running: ${state:-no answer})"
         tail -20 "$scratch/nspawn.log"
