@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"4.0.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // Only what Swift cannot reach well: splice, pipe sizing, accept4, epoll, socket options.
@@ -73,6 +74,8 @@ let package = Package(
             "FulcrumStatus",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
+            .product(name: "HeapModule", package: "swift-collections"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
         // The only room that changes interfaces: VIPs on and off via rtnetlink, gratuitous ARP
         // and unsolicited neighbour advertisements via AF_PACKET; a fake for the daemon's tests.
@@ -134,6 +137,7 @@ let package = Package(
         .testTarget(name: "FulcrumHealthTests", dependencies: [
             "FulcrumHealth", "FulcrumConfig", "FulcrumAddress", "FulcrumPools", "FulcrumStatus",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "HeapModule", package: "swift-collections"),
         ],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "FulcrumStatusTests", dependencies: ["FulcrumStatus"]),

@@ -1,11 +1,13 @@
 import Atomics
 import CFulcrumLinux
 import CFulcrumTLS
+import DequeModule
 import FulcrumConfig
 import FulcrumPools
 import FulcrumStatus
 import FulcrumSystem
 import Glibc
+import HeapModule
 import Logging
 
 /// Runs every pool's health monitor on one thread of its own, never on a worker: one epoll
@@ -36,9 +38,9 @@ public final class HealthChecker: @unchecked Sendable {
     var poll: EventPoll { loop.poll }
     /// What the control thread reads: every member's latest check and verdict.
     public let board: HealthBoard
-    var heap: DeadlineHeap
-    var waiting: [Int32] = []
-    var waitingHead = 0
+    var deadlines: Heap<HealthDeadline>
+    /// Targets whose check is due while maxInFlight checks run, oldest first.
+    var waiting: Deque<Int32>
     var inFlight = 0
     /// Jitter needs no cryptographic randomness, and SystemRandomNumberGenerator costs a
     /// getrandom(2) call per draw: seeded once, then a few arithmetic operations.
@@ -84,8 +86,8 @@ public final class HealthChecker: @unchecked Sendable {
         self.targets = targets
         memberStatuses = statuses
         poolStatuses = statuses.map(poolStatus)
-        heap = DeadlineHeap(capacity: targets.count * 2 + 16)
-        waiting.reserveCapacity(targets.count)
+        deadlines = Heap(minimumCapacity: targets.count * 2 + 16)
+        waiting = Deque(minimumCapacity: targets.count)
         board = HealthBoard(monitored: config.pools.map { $0.healthMonitor != nil },
                             members: config.pools.map(\.members.count))
         loop = try EventLoop(name: "fulcrum-health", capacity: 128, wakeData: UInt64.max)
@@ -129,11 +131,11 @@ public final class HealthChecker: @unchecked Sendable {
                 due = now + Int64.random(in: 0..<delay, using: &random)
             }
             target.dueMs = due
-            heap.push(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
+            deadlines.insert(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
         }
         while !loop.stopRequested {
             var timeout: Int32 = 1000
-            if let next = heap.earliest {
+            if let next = deadlines.min {
                 timeout = Int32(clamping: max(0, min(next.atMs - nowMs(), 1000)))
             }
             let ready: Int
@@ -161,8 +163,8 @@ public final class HealthChecker: @unchecked Sendable {
 
     private func fireDue() {
         let now = nowMs()
-        while let next = heap.earliest, next.atMs <= now {
-            _ = heap.pop()
+        while let next = deadlines.min, next.atMs <= now {
+            _ = deadlines.popMin()
             let target = targets[Int(next.target)]
             guard next.serial == target.serial else { continue }
             switch next.kind {
@@ -170,7 +172,7 @@ public final class HealthChecker: @unchecked Sendable {
                 guard target.phase == .idle else { continue }
                 // Those already waiting go first; a check that finishes at once (refused on
                 // loopback) makes room for the next without recursion.
-                if inFlight < maxInFlight && waitingHead == waiting.count {
+                if inFlight < maxInFlight && waiting.isEmpty {
                     noteLateness(target)
                     begin(target)
                 } else {
@@ -196,7 +198,7 @@ public final class HealthChecker: @unchecked Sendable {
         target.verdict = nil
         target.tlsFailure = nil
         inFlight += 1
-        heap.push(.init(atMs: nowMs() + Int64(target.plan.monitor.timeoutMs), target: target.index,
+        deadlines.insert(.init(atMs: nowMs() + Int64(target.plan.monitor.timeoutMs), target: target.index,
                         serial: target.serial, kind: .timeout))
         switch target.plan.monitor.type {
         case .ping: beginPing(target)
@@ -251,7 +253,7 @@ public final class HealthChecker: @unchecked Sendable {
         let startedMs = Int64(target.startedNs / 1_000_000)
         let due = max(startedMs + delay + jitter, nowMs())
         target.dueMs = due
-        heap.push(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
+        deadlines.insert(.init(atMs: due, target: target.index, serial: target.serial, kind: .start))
     }
 
     /// A check that could not run (no descriptors, no memory) says nothing about the member:
@@ -279,26 +281,16 @@ public final class HealthChecker: @unchecked Sendable {
         guard late > Int64(target.plan.monitor.delayMs / 2), nowMs() - latenessLogMs >= 60_000 else { return }
         latenessLogMs = nowMs()
         logger.warning("health checks are running late (\(late) ms for \(target.label)): more checks are due than can run (at most \(maxInFlight) at once), or the checker is short of CPU; members are checked less often than their delay",
-                       metadata: ["pool": "\(target.plan.poolName)", "waiting": "\(waiting.count - waitingHead)"])
+                       metadata: ["pool": "\(target.plan.poolName)", "waiting": "\(waiting.count)"])
     }
 
     private func startWaiting() {
-        while inFlight < maxInFlight && waitingHead < waiting.count {
-            let target = targets[Int(waiting[waitingHead])]
-            waitingHead += 1
+        while inFlight < maxInFlight, let index = waiting.popFirst() {
+            let target = targets[Int(index)]
             if target.phase == .idle {
                 noteLateness(target)
                 begin(target)
             }
-        }
-        if waitingHead == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            waitingHead = 0
-        } else if waitingHead >= 1024 && waitingHead * 2 >= waiting.count {
-            // Under sustained overload the queue never empties: drop the consumed front so it
-            // stays within one entry per target (a target waits at most once at a time).
-            waiting.removeFirst(waitingHead)
-            waitingHead = 0
         }
     }
 

@@ -1,6 +1,7 @@
 import FulcrumConfig
 @testable import FulcrumHealth
 import FulcrumStatus
+import HeapModule
 import XCTest
 
 final class HealthTrackerTests: XCTestCase {
@@ -92,19 +93,35 @@ final class HealthTrackerTests: XCTestCase {
     }
 }
 
-final class DeadlineHeapTests: XCTestCase {
+final class HealthDeadlineTests: XCTestCase {
+    /// The checker's timers come out of swift-collections' Heap in time order, ties broken
+    /// without losing any.
     func testPopsInTimeOrder() {
-        var heap = DeadlineHeap(capacity: 8)
+        var deadlines = Heap<HealthDeadline>(minimumCapacity: 8)
         var generator = SystemRandomNumberGenerator()
         var times: [Int64] = []
         for i in 0..<500 {
-            let t = Int64.random(in: 0..<1000, using: &generator)
+            let t = Int64.random(in: 0..<100, using: &generator)
             times.append(t)
-            heap.push(.init(atMs: t, target: Int32(i), serial: 0, kind: .start))
+            deadlines.insert(.init(atMs: t, target: Int32(i), serial: 0, kind: i % 2 == 0 ? .start : .timeout))
         }
         var popped: [Int64] = []
-        while let e = heap.pop() { popped.append(e.atMs) }
+        var targets = Set<Int32>()
+        while let e = deadlines.popMin() {
+            popped.append(e.atMs)
+            targets.insert(e.target)
+        }
         XCTAssertEqual(popped, times.sorted())
-        XCTAssertTrue(heap.isEmpty)
+        XCTAssertEqual(targets.count, 500)
+        XCTAssertTrue(deadlines.isEmpty)
+    }
+
+    func testOrderIsTotal() {
+        let a = HealthDeadline(atMs: 5, target: 1, serial: 0, kind: .start)
+        let b = HealthDeadline(atMs: 5, target: 1, serial: 0, kind: .timeout)
+        XCTAssertTrue(a < b)
+        XCTAssertFalse(b < a)
+        XCTAssertNotEqual(a, b)
+        XCTAssertTrue(HealthDeadline(atMs: 4, target: 9, serial: 9, kind: .timeout) < a)
     }
 }
