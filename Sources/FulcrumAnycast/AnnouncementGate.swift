@@ -1,6 +1,7 @@
 /// hold_down for one VIP: the announcement follows the condition only once the condition has
-/// kept its value for hold_down, so health that flips faster than that never moves the route. An operator's withdraw and shutdown bypass it (they take effect at once). Pure: the
-/// time is passed in (monotonic milliseconds).
+/// kept its value for hold_down, so health that flips faster than that never moves the route.
+/// An operator's withdraw and shutdown bypass it (they take effect at once). Pure: the time is
+/// passed in (monotonic milliseconds).
 public struct AnnouncementGate: Sendable, Equatable {
     public enum Change: Sendable, Equatable {
         case announce, withdraw
@@ -10,7 +11,8 @@ public struct AnnouncementGate: Sendable, Equatable {
     public private(set) var condition: Bool
     /// When the condition took its current value.
     public private(set) var conditionSince: Int64
-    public let holdDownMs: Int
+    /// A reload may change it; a wait under way is then measured against the new value.
+    public var holdDownMs: Int
 
     /// Starts withdrawn, with the condition as first seen at `nowMs`: a node that just started
     /// announces only after hold_down of health, like one that recovered.

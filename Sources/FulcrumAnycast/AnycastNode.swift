@@ -19,24 +19,33 @@ public final class AnycastNode: @unchecked Sendable {
         public let description: String
     }
 
-    let settings: AnycastSettings
     let addresses: any VirtualAddressControl
     let logger: Logger
     /// Each VIP's pools and their health, in VIP order; read once per turn. Set by start().
     var poolHealth: @Sendable ([IPAddress]) -> [[AnycastCondition.PoolHealth]] = { $0.map { _ in [] } }
+    let interface: String
     let origin: InterfaceOrigin
-    let vips: [InterfaceAddress]
     let loop: EventLoop
 
-    /// Only the anycast thread touches these (and stop(), once it has joined the thread).
-    var gates: [AnnouncementGate] = []
-    var onInterface: [Bool]
-    var transitions: [Int]
-    var since: [Int64]
-    /// The last failure logged per VIP, so a change the kernel keeps refusing is logged once.
-    var lastFailure: [String?]
-    /// Each VIP's pools as last evaluated.
-    var lastPools: [[String]]
+    /// One VIP as the thread keeps it.
+    struct VIPState {
+        let vip: InterfaceAddress
+        var gate: AnnouncementGate
+        var onInterface = false
+        var transitions = 0
+        var since: Int64
+        /// The last failure logged, so a change the kernel keeps refusing is logged once.
+        var lastFailure: String?
+        /// The VIP's pools as last evaluated.
+        var pools: [String] = []
+
+        var address: IPAddress { vip.address }
+    }
+
+    /// Only the anycast thread touches these (and init and stop(), before and after it runs).
+    /// A reload changes them through `reconfigure`, which the thread applies at its next turn.
+    var settings: AnycastSettings
+    var states: [VIPState]
     var lastRefreshMs: Int64 = 0
 
     /// Why a VIP is kept off whatever its condition says.
@@ -51,12 +60,18 @@ public final class AnycastNode: @unchecked Sendable {
         }
     }
 
-    /// What other threads ask: operator withdrawals, shutdown, and a request counter the
-    /// thread echoes in `applied` once a turn has acted on them.
+    /// What other threads ask: operator withdrawals (by address, so they outlive a reload that
+    /// keeps the VIP), shutdown, new settings from a reload, and a request counter the thread
+    /// echoes in `applied` once a turn has acted on them.
     struct Requests {
-        var withdrawnByOperator: Set<Int> = []
+        var withdrawnByOperator: Set<IPAddress> = []
         var shuttingDown = false
+        var reconfiguration: AnycastSettings?
         var number: UInt64 = 0
+
+        func forcedOff(_ address: IPAddress) -> ForcedOff? {
+            shuttingDown ? .shutdown : withdrawnByOperator.contains(address) ? .operatorRequest : nil
+        }
     }
     private let requests = Mutex(Requests())
     private let applied = Mutex<UInt64>(0)
@@ -79,9 +94,8 @@ public final class AnycastNode: @unchecked Sendable {
         self.addresses = addresses
         self.logger = logger
         let name = settings.interface
-        vips = settings.virtualIPs.map {
-            InterfaceAddress(interface: name, address: $0, prefixLength: $0.isIPv4 ? 32 : 128)!
-        }
+        interface = name
+        let vips = settings.virtualIPs.map { AnycastNode.interfaceAddress($0, on: name) }
         // Before any change to the kernel, so a failure here leaves nothing to undo.
         loop = try EventLoop(name: "fulcrum-anycast", capacity: 4, wakeData: 1)
         do {
@@ -102,19 +116,23 @@ public final class AnycastNode: @unchecked Sendable {
             for vip in vips { try? addresses.removeLocalRoute(vip.address) }
             throw StartError(description: "anycast interface \(name): \(error)")
         }
-        let count = vips.count
-        onInterface = Array(repeating: false, count: count)
-        transitions = Array(repeating: 0, count: count)
-        since = Array(repeating: WallClock.unixSeconds(), count: count)
-        lastFailure = Array(repeating: nil, count: count)
-        lastPools = Array(repeating: [], count: count)
+        let now = WallClock.unixSeconds()
+        let startMs = cfl_monotonic_ms()
+        // The gates are set again from the first look at the pools when the thread starts.
+        states = vips.map {
+            VIPState(vip: $0, gate: AnnouncementGate(holdDownMs: settings.holdDownMs, condition: false, nowMs: startMs),
+                     since: now)
+        }
         published = Mutex(AnycastStatus(
             interface: name, interfaceKind: origin.rawValue, announceWhen: settings.announceWhen.rawValue,
             holdDownMs: settings.holdDownMs, withdrawGraceMs: settings.withdrawGraceMs,
             vips: settings.virtualIPs.map {
-                AnycastStatus.VIP(address: "\($0)", announced: false, conditionHolds: false, reason: "starting",
-                                  since: WallClock.unixSeconds())
+                AnycastStatus.VIP(address: "\($0)", announced: false, conditionHolds: false, reason: "starting", since: now)
             }))
+    }
+
+    static func interfaceAddress(_ address: IPAddress, on interface: String) -> InterfaceAddress {
+        InterfaceAddress(interface: interface, address: address, prefixLength: address.isIPv4 ? 32 : 128)!
     }
 
     /// `poolHealth`: each VIP's pools and their health, in VIP order (the daemon reads them
@@ -141,66 +159,96 @@ public final class AnycastNode: @unchecked Sendable {
         return announcedBefore
     }
 
+    /// A reload's new [anycast] settings (same interface: a new one needs a restart). VIPs
+    /// that left the list are withdrawn and lose their local route; new ones get a local route
+    /// and are announced once their condition has held for hold_down, like at start; kept ones
+    /// keep their state and take the new hold_down and announce_when. Returns once a turn has
+    /// applied them (or after 2 s).
+    public func reconfigure(_ new: AnycastSettings) {
+        precondition(new.interface == interface, "a new anycast interface needs a restart")
+        wait(for: requests.withLock { state in
+            state.reconfiguration = new
+            state.withdrawnByOperator.formIntersection(new.virtualIPs)
+            state.number += 1
+            return state.number
+        })
+    }
+
     /// Ends the thread, then takes off whatever is still announced and the local routes: the
     /// node accepts the VIPs no longer.
     public func stop() {
         loop.requestStop()
         _ = loop.join()
-        for (index, vip) in vips.enumerated() {
-            if onInterface[index] { put(index, on: false, reason: "stopped") }
-            do {
-                try addresses.removeLocalRoute(vip.address)
-            } catch {
-                logger.error("anycast: cannot remove the local route for \(vip.address): \(error)")
-            }
+        for index in states.indices {
+            if states[index].onInterface { put(index, on: false, reason: "stopped") }
+            removeLocalRoute(states[index].address)
+        }
+    }
+
+    func removeLocalRoute(_ address: IPAddress) {
+        do {
+            try addresses.removeLocalRoute(address)
+        } catch {
+            logger.error("anycast: cannot remove the local route for \(address): \(error)",
+                         metadata: ["vip": "\(address)"])
         }
     }
 
     /// The admin socket's `anycast withdraw|announce [VIP]`: one line per VIP asked about, saying
     /// where it is now and where it was.
     public func steer(_ steer: AnycastSteer, vip text: String?) -> Result<[String], AnycastSteerError> {
-        let indices: [Int]
-        if let text {
-            guard let address = IPAddress(text), let index = vips.firstIndex(where: { $0.address == address }) else {
-                let configured = vips.map { "\($0.address)" }.joined(separator: ", ")
-                return .failure(AnycastSteerError("no anycast VIP \(text); configured: \(configured)"))
-            }
-            indices = [index]
-        } else {
-            indices = Array(vips.indices)
-        }
         let before = status()
+        let configured = before.vips.compactMap { IPAddress($0.address) }
+        let asked: [IPAddress]
+        if let text {
+            guard let address = IPAddress(text), configured.contains(address) else {
+                let list = before.vips.map(\.address).joined(separator: ", ")
+                return .failure(AnycastSteerError("no anycast VIP \(text); configured: \(list)"))
+            }
+            asked = [address]
+        } else {
+            asked = configured
+        }
         wait(for: requests.withLock { state in
-            for index in indices {
+            for address in asked {
                 switch steer {
-                case .withdraw: state.withdrawnByOperator.insert(index)
-                case .announce: state.withdrawnByOperator.remove(index)
+                case .withdraw: state.withdrawnByOperator.insert(address)
+                case .announce: state.withdrawnByOperator.remove(address)
                 }
             }
             state.number += 1
             return state.number
         })
         let after = status()
-        return .success(indices.map { index in
-            let (was, now) = (before.vips[index], after.vips[index])
+        return .success(asked.compactMap { address in
+            // A reload between the two looks may have taken the VIP away.
+            guard let now = after.vips.first(where: { IPAddress($0.address) == address }) else { return nil }
+            let was = before.vips.first(where: { IPAddress($0.address) == address })?.announced ?? false
             let state = now.announced ? "announced" : "not announced"
             let detail = now.pending ?? now.reason
-            return "anycast \(now.address): \(state) (was \(was.announced ? "announced" : "not announced")): \(detail)"
+            return "anycast \(now.address): \(state) (was \(was ? "announced" : "not announced")): \(detail)"
         })
     }
 
-    /// The latest request number and, per VIP, what keeps it off.
-    func currentRequests() -> (UInt64, [ForcedOff?]) {
+    /// The latest requests, taken whole so one turn acts on one consistent set.
+    func currentRequests() -> Requests {
         requests.withLock { state in
-            (state.number, vips.indices.map { index in
-                state.shuttingDown ? .shutdown : state.withdrawnByOperator.contains(index) ? .operatorRequest : nil
-            })
+            let taken = state
+            state.reconfiguration = nil
+            return taken
         }
     }
 
     func markApplied(_ request: UInt64) { applied.withLock { $0 = request } }
 
-    func publish(_ entries: [AnycastStatus.VIP]) { published.withLock { $0.vips = entries } }
+    func publish(_ entries: [AnycastStatus.VIP]) {
+        published.withLock { status in
+            status.vips = entries
+            status.announceWhen = settings.announceWhen.rawValue
+            status.holdDownMs = settings.holdDownMs
+            status.withdrawGraceMs = settings.withdrawGraceMs
+        }
+    }
 
     private func wait(for request: UInt64) {
         loop.wake()

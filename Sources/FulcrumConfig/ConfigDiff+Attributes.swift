@@ -125,11 +125,35 @@ struct GlobalDifferences {
         if old.ha != new.ha {
             needsRestart.append("ha: \(old.ha == nil ? "added" : new.ha == nil ? "removed" : "changed") needs a restart")
         }
-        // The anycast thread is built around its VIP list and interface at start, like [ha].
-        // A restart withdraws first (withdraw_grace): the node's flows move to other nodes,
-        // and connections whose flows move break (README, Scaling out).
-        if old.anycast != new.anycast {
-            needsRestart.append("anycast: \(old.anycast == nil ? "added" : new.anycast == nil ? "removed" : "changed") needs a restart")
+        // Turning [anycast] on or off, or moving it to another interface, changes what the
+        // process owns (the thread, the interface, CAP_NET_ADMIN kept at the privilege drop):
+        // a restart, which withdraws first (withdraw_grace). Within one interface the thread
+        // takes a new VIP list, hold_down and announce_when as it runs, and shutdown reads
+        // withdraw_grace from the configuration in force.
+        switch (old.anycast, new.anycast) {
+        case (nil, nil):
+            break
+        case (nil, _?):
+            needsRestart.append("anycast: added needs a restart")
+        case (_?, nil):
+            needsRestart.append("anycast: removed needs a restart")
+        case let (before?, after?):
+            restart("anycast.interface", before.interface, after.interface, shortQuoted)
+            let added = after.virtualIPs.filter { !before.virtualIPs.contains($0) }
+            let removed = before.virtualIPs.filter { !after.virtualIPs.contains($0) }
+            if !added.isEmpty || !removed.isEmpty {
+                let items = added.map { "+\($0)" } + removed.map { "-\($0)" }
+                applied.append("anycast.virtual_ips: \(items.joined(separator: " "))")
+            }
+            if before.announceWhen != after.announceWhen {
+                applied.append("anycast.announce_when: \(before.announceWhen.rawValue) -> \(after.announceWhen.rawValue)")
+            }
+            if before.holdDownMs != after.holdDownMs {
+                applied.append("anycast.hold_down: \(before.holdDownMs) -> \(after.holdDownMs) ms")
+            }
+            if before.withdrawGraceMs != after.withdrawGraceMs {
+                applied.append("anycast.withdraw_grace: \(before.withdrawGraceMs) -> \(after.withdrawGraceMs) ms")
+            }
         }
         // The switch happens once, at start, and cannot be undone by a process that made it.
         restart("process.user", old.process.user, new.process.user) { $0.map(shortQuoted) ?? "default" }

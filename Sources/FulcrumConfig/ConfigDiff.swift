@@ -12,7 +12,9 @@ import FulcrumAddress
 /// - a member is changed when any of its attributes differs; the members of a removed (added)
 ///   pool are removed (added) members, so connection and health bookkeeping sees every one;
 /// - `workers`, `udp_max_sessions`, `pipe_size` and the `[status]` settings are sized or bound
-///   once at start: `needsRestart`; `shutdown_grace`, `copy_small_reads` and `busy_poll` are `settingsChanged`.
+///   once at start: `needsRestart`, as are `[ha]` and adding, removing or moving `[anycast]`;
+///   `shutdown_grace`, `copy_small_reads`, `busy_poll` and `[anycast]`'s VIPs and timings are
+///   `settingsChanged`.
 public struct ConfigChanges: Sendable, Equatable {
     public var listenersAdded: [String] = []
     public var listenersRemoved: [String] = []

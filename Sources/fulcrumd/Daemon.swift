@@ -72,7 +72,7 @@ struct Daemon {
                                   steerAnycast: anycast.map { node -> AnycastSteering in { node.steer($0, vip: $1) } })
         let notifier = SystemdNotifier()
         let reloader = Reloader(engine: engine, config: config, files: files, checker: checker, reader: reader,
-                                configDirectory: configDirectory, notifier: notifier, logger: logger)
+                                anycast: anycast, configDirectory: configDirectory, notifier: notifier, logger: logger)
         let control: ControlServer
         do {
             control = try ControlServer(reader: reader, logger: logger) { reloader.reload($0) }

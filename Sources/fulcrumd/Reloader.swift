@@ -1,4 +1,5 @@
 import CFulcrumLinux
+import FulcrumAnycast
 import FulcrumConfig
 import FulcrumControl
 import FulcrumForwarding
@@ -23,13 +24,16 @@ final class Reloader: Sendable {
     let configDirectory: String
     let logger: Logger
     let notifier: SystemdNotifier
+    /// The [anycast] thread, which takes a reload's new VIP list, hold_down and announce_when.
+    let anycast: AnycastNode?
     private let state: Mutex<State>
     /// Set once the control server exists (it needs this object first).
     let reader: StatusReader
 
     init(engine: Engine, config: Config, files: [String], checker: HealthChecker, reader: StatusReader,
-         configDirectory: String, notifier: SystemdNotifier, logger: Logger) {
+         anycast: AnycastNode?, configDirectory: String, notifier: SystemdNotifier, logger: Logger) {
         self.engine = engine
+        self.anycast = anycast
         self.configDirectory = configDirectory
         self.notifier = notifier
         self.logger = logger
@@ -126,6 +130,10 @@ final class Reloader: Sendable {
         state.withLock { $0 = State(config: loaded.config, files: loaded.files, checker: newChecker) }
         reader.replace(config: loaded.config, board: newChecker.board, configFiles: loaded.files,
                        loadedAt: WallClock.unixSeconds())
+        // After the listeners: a VIP added with its listener is served before it is announced
+        // (and hold_down comes first anyway). ConfigChanges refused adding, removing or
+        // moving [anycast] itself.
+        if let new = loaded.config.anycast, new != old.anycast { anycast?.reconfigure(new) }
         return .applied(microseconds: 0, summary: changes.isEmpty ? "nothing changed" : changes.summary,
                         changes: changes.lines + warnings + late)
     }

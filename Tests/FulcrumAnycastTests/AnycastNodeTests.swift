@@ -187,6 +187,44 @@ final class AnycastNodeTests: XCTestCase {
         XCTAssertEqual(node.status().vips[0].transitions, 1, "a refresh is not a transition")
     }
 
+    /// A reload's settings: a removed VIP is withdrawn at once and loses its local route; an
+    /// added one gets a local route and waits out hold_down; a kept one stays announced (no
+    /// transition) and keeps an operator's withdrawal; the new hold_down and order show.
+    func testReconfigureAddsAndRemovesVIPsAndKeepsTheRest() throws {
+        let room = FakeVirtualAddresses()
+        let third = IPAddress("192.0.2.12")!
+        let node = try makeNode(room, holdDownMs: 100, vips: [vip, vip6])
+        let health = Health()
+        try node.start { health.pools($0) }
+        defer { node.stop() }
+        let on6 = InterfaceAddress(interface: "fulcrum0", address: vip6, prefixLength: 128)!
+        let onThird = InterfaceAddress(interface: "fulcrum0", address: third, prefixLength: 32)!
+        waitFor("both announced") { Set(room.currentAddresses) == [onInterface, on6] }
+        _ = node.steer(.withdraw, vip: "2001:db8::10")
+        XCTAssertEqual(room.currentAddresses, [onInterface])
+
+        let reconfigured = Date()
+        node.reconfigure(AnycastSettings(virtualIPs: [third, vip6], holdDownMs: 400))
+        XCTAssertEqual(room.currentAddresses, [], "the removed VIP is withdrawn without hold_down")
+        XCTAssertEqual(Set(room.localRoutes), [vip6, third])
+        var status = node.status()
+        XCTAssertEqual(status.vips.map(\.address), ["192.0.2.12", "2001:db8::10"])
+        XCTAssertEqual(status.holdDownMs, 400)
+        XCTAssertTrue(status.vips[1].withdrawnByOperator, "the operator's withdrawal outlives the reload")
+        XCTAssertEqual(status.vips[1].transitions, 2)
+        XCTAssertFalse(status.vips[0].announced)
+        XCTAssertEqual(status.vips[0].pending?.hasPrefix("announce in"), true, "\(status.vips[0])")
+
+        waitFor("the new VIP announced after hold_down") { room.currentAddresses == [onThird] }
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(reconfigured), 0.35, "before the new hold_down")
+        XCTAssertEqual(node.steer(.withdraw, vip: "192.0.2.10"),
+                       .failure(AnycastSteerError("no anycast VIP 192.0.2.10; configured: 192.0.2.12, 2001:db8::10")))
+        _ = node.steer(.announce, vip: "2001:db8::10")
+        XCTAssertEqual(Set(room.currentAddresses), [onThird, on6])
+        status = node.status()
+        XCTAssertEqual(status.vips.map(\.transitions), [1, 3])
+    }
+
     func testAStartFailureNamesTheInterface() {
         let room = FakeVirtualAddresses()
         room.setFailure(.refused(SystemError(code: EPERM, call: "RTM_NEWLINK"), kernelMessage: nil), for: .createInterface)

@@ -268,16 +268,34 @@ final class ConfigDiffTests: XCTestCase {
         XCTAssertEqual(changes.lines, changes.needsRestart.map { "not applied: \($0)" })
     }
 
-    /// [anycast] is built at start around its VIPs and interface: any change waits for a restart.
-    func testAnycastChangesNeedARestart() {
+    /// Adding, removing or moving [anycast] waits for a restart; within its interface, the VIP
+    /// list and the timings are applied by the reload.
+    func testAnycastChanges() {
         var with = base()
-        with.anycast = AnycastSettings(virtualIPs: [IPAddress("192.0.2.10")!])
+        with.anycast = AnycastSettings(virtualIPs: [IPAddress("192.0.2.10")!, IPAddress("192.0.2.11")!])
         XCTAssertEqual(ConfigChanges(from: base(), to: with).needsRestart, ["anycast: added needs a restart"])
         XCTAssertEqual(ConfigChanges(from: with, to: base()).needsRestart, ["anycast: removed needs a restart"])
+        var moved = with
+        moved.anycast?.interface = "any1"
+        XCTAssertEqual(ConfigChanges(from: with, to: moved).needsRestart,
+                       ["anycast.interface: \"fulcrum0\" -> \"any1\" needs a restart"])
+
         var changed = with
+        changed.anycast?.virtualIPs = [IPAddress("192.0.2.11")!, IPAddress("2001:db8::12")!]
+        changed.anycast?.announceWhen = .allPoolsUp
         changed.anycast?.holdDownMs = 5000
-        XCTAssertEqual(ConfigChanges(from: with, to: changed).needsRestart, ["anycast: changed needs a restart"])
+        changed.anycast?.withdrawGraceMs = 0
+        let changes = ConfigChanges(from: with, to: changed)
+        XCTAssertEqual(changes.needsRestart, [])
+        XCTAssertEqual(changes.settingsChanged, [
+            "anycast.virtual_ips: +2001:db8::12 -192.0.2.10",
+            "anycast.announce_when: any_member_up -> all_pools_up",
+            "anycast.hold_down: 2000 -> 5000 ms",
+            "anycast.withdraw_grace: 3000 -> 0 ms",
+        ])
+        XCTAssertFalse(changes.isEmpty)
         XCTAssertEqual(ConfigChanges(from: with, to: with).needsRestart, [])
+        XCTAssertTrue(ConfigChanges(from: with, to: with).isEmpty)
     }
 
     func testGlobalsAppliedByTheReload() {

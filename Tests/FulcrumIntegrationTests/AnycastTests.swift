@@ -322,6 +322,64 @@ final class AnycastTests: AnycastTestCase {
         XCTAssertTrue(log.contains { $0.hasPrefix("anycast withdraw \(AnycastWorld.vip): withdrawn by operator") }, "\(log)")
     }
 
+    /// A reload adds a VIP (with its listener) and the router learns it after hold_down while
+    /// the first VIP's route stays; a later reload removes the first VIP: route and local
+    /// route go, the new one stays. A new interface is refused, as it needs a restart.
+    func testAReloadAddsAndRemovesVIPs() throws {
+        try requireRoot("the anycast tests (network namespaces, BIRD)")
+        let w = try makeWorld(bfd: true)
+        let options = AnycastNodeOptions()
+        let (node, dir) = try startAnycastNode(w, 0, options)
+        try w.waitForNextHops(count: 1, timeout: 15)
+        let vip2 = "10.203.0.101"
+        let base = anycastConfig(dir, options)
+        let both = base.replacingOccurrences(of: "virtual_ips = [\"\(AnycastWorld.vip)\"]",
+                                             with: "virtual_ips = [\"\(AnycastWorld.vip)\", \"\(vip2)\"]")
+        XCTAssertNotEqual(both, base)
+        let listener2 = """
+
+            [listener.web2]
+            address = "\(vip2)"
+            protocol_port = \(AnycastWorld.servicePort)
+            default_pool = "web"
+
+            """
+        try dir.write("fulcrum.toml", both + listener2)
+        var reply = try statusCommand(dir, "reload")
+        XCTAssertTrue(reply.contains("anycast.virtual_ips: +\(vip2)"), reply)
+        let added = try w.waitForNextHops(vip2, count: 1, timeout: 10)
+        XCTAssertGreaterThanOrEqual(added, Double(options.holdDownMs) / 1000 - 0.15, "announced before hold_down")
+        XCTAssertEqual(try w.nextHops(for: vip2), [AnycastWorld.nodeFabricAddresses[0]])
+        XCTAssertEqual(AnycastWorld.node(of: try w.clientExchange(to: vip2)), 0)
+        XCTAssertEqual(try w.nextHops(), [AnycastWorld.nodeFabricAddresses[0]], "the first VIP's route stayed")
+        XCTAssertFalse(node.logLines.contains { $0.message.hasPrefix("anycast withdraw \(AnycastWorld.vip)") },
+                       "\(node.diagnostics)")
+        var shown = try statusCommand(dir, "show anycast")
+        XCTAssertTrue(shown.split(separator: "\n").contains { $0.hasPrefix(vip2) && $0.contains(" yes ") }, shown)
+
+        // The first VIP leaves the list (its listener stays, which --check-config warns of).
+        let onlySecond = (base + listener2).replacingOccurrences(of: "virtual_ips = [\"\(AnycastWorld.vip)\"]",
+                                                                 with: "virtual_ips = [\"\(vip2)\"]")
+        try dir.write("fulcrum.toml", onlySecond)
+        reply = try statusCommand(dir, "reload")
+        XCTAssertTrue(reply.contains("anycast.virtual_ips: -\(AnycastWorld.vip)"), reply)
+        try w.waitForNextHops(count: 0, timeout: 5)
+        XCTAssertEqual(try w.nextHops(for: vip2), [AnycastWorld.nodeFabricAddresses[0]])
+        let localRoutes = try w.nodes[0].run("route", "show", "table", "local", "dev", "lo")
+        XCTAssertFalse(localRoutes.contains(AnycastWorld.vip + " "), localRoutes)
+        XCTAssertTrue(localRoutes.contains(vip2 + " "), localRoutes)
+        XCTAssertNotNil(node.logLines.first { $0.message.hasPrefix("anycast withdraw \(AnycastWorld.vip): removed from [anycast] virtual_ips by a reload") },
+                        "\(node.diagnostics)")
+        shown = try statusCommand(dir, "show anycast")
+        XCTAssertFalse(shown.contains(AnycastWorld.vip), shown)
+
+        // Another interface: refused, nothing changes.
+        try dir.write("fulcrum.toml", onlySecond.replacingOccurrences(of: "[anycast]\n", with: "[anycast]\ninterface = \"fulcrum1\"\n"))
+        reply = try statusCommand(dir, "reload")
+        XCTAssertTrue(reply.contains("anycast.interface: \"fulcrum0\" -> \"fulcrum1\" needs a restart"), reply)
+        XCTAssertEqual(try w.nextHops(for: vip2), [AnycastWorld.nodeFabricAddresses[0]])
+    }
+
     /// The BIRD example shipped with the package parses with the BIRD the tests run.
     func testTheShippedBirdExampleParses() throws {
         try requireRoot("the anycast tests (BIRD)")
