@@ -145,31 +145,26 @@ struct GlobalDifferences {
                 let items = added.map { "+\($0)" } + removed.map { "-\($0)" }
                 applied.append("anycast.virtual_ips: \(items.joined(separator: " "))")
             }
-            if before.announceWhen != after.announceWhen {
-                applied.append("anycast.announce_when: \(before.announceWhen.rawValue) -> \(after.announceWhen.rawValue)")
-            }
-            if before.holdDownMs != after.holdDownMs {
-                applied.append("anycast.hold_down: \(before.holdDownMs) -> \(after.holdDownMs) ms")
-            }
-            if before.withdrawGraceMs != after.withdrawGraceMs {
-                applied.append("anycast.withdraw_grace: \(before.withdrawGraceMs) -> \(after.withdrawGraceMs) ms")
-            }
+            apply("anycast.announce_when", before.announceWhen, after.announceWhen) { $0.rawValue }
+            apply("anycast.hold_down", before.holdDownMs, after.holdDownMs, unit: " ms") { "\($0)" }
+            apply("anycast.withdraw_grace", before.withdrawGraceMs, after.withdrawGraceMs, unit: " ms") { "\($0)" }
         }
         // The switch happens once, at start, and cannot be undone by a process that made it.
         restart("process.user", old.process.user, new.process.user) { $0.map(shortQuoted) ?? "default" }
         restart("process.group", old.process.group, new.process.group) { $0.map(shortQuoted) ?? "default" }
-        if old.shutdownGraceMs != new.shutdownGraceMs {
-            applied.append("shutdown_grace: \(old.shutdownGraceMs) -> \(new.shutdownGraceMs) ms")
-        }
-        if old.copySmallReads != new.copySmallReads {
-            applied.append("copy_small_reads: \(old.copySmallReads) -> \(new.copySmallReads)")
-        }
-        if old.busyPollMicroseconds != new.busyPollMicroseconds {
-            applied.append("busy_poll: \(old.busyPollMicroseconds) -> \(new.busyPollMicroseconds) us")
-        }
+        apply("shutdown_grace", old.shutdownGraceMs, new.shutdownGraceMs, unit: " ms") { "\($0)" }
+        apply("copy_small_reads", old.copySmallReads, new.copySmallReads) { "\($0)" }
+        apply("busy_poll", old.busyPollMicroseconds, new.busyPollMicroseconds, unit: " us") { "\($0)" }
     }
 
-    /// The unit once, after the new value, as in "shutdown_grace: 10000 -> 5000 ms".
+    /// "shutdown_grace: 10000 -> 5000 ms".
+    private mutating func apply<T: Equatable>(_ key: String, _ old: T, _ new: T, unit: String = "",
+                                              _ show: (T) -> String) {
+        guard old != new else { return }
+        applied.append("\(key): \(show(old)) -> \(show(new))\(unit)")
+    }
+
+    /// The unit once, after the new value, as in "pipe_size: 65536 -> 131072 bytes needs a restart".
     private mutating func restart<T: Equatable>(_ key: String, _ old: T, _ new: T, unit: String = "",
                                                 _ show: (T) -> String) {
         guard old != new else { return }
