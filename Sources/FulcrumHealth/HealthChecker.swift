@@ -304,8 +304,7 @@ public final class HealthChecker: @unchecked Sendable {
             if target.plan.monitor.type != .ping && target.plan.monitor.type != .udpConnect {
                 // Close with RST, as HAProxy's checks do: thousands of checks a second would
                 // otherwise leave as many TIME_WAIT sockets here.
-                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-                _ = setsockopt(target.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                try? Socket.setAbortOnClose(target.fd)
             }
             close(target.fd)
             target.fd = -1
