@@ -12,21 +12,8 @@ final class CheckerCloseTests: XCTestCase {
     func testTCPChecksLeaveNoTimeWait() throws {
         // A member that reads each connection to its end and then closes: a check that closed
         // with FIN would leave its socket in TIME_WAIT here; one that closed with RST, nothing.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        XCTAssertGreaterThanOrEqual(listener, 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        XCTAssertEqual(bound, 0)
+        let (listener, port) = loopbackSocket(Int32(SOCK_STREAM.rawValue))
         XCTAssertEqual(listen(listener, 128), 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        let port = UInt16(bigEndian: address.sin_port)
         // An earlier test's connections to a port the kernel hands out again may still wait.
         let before = try timeWaitSockets(port: port)
         let accepted = Thread {

@@ -64,20 +64,7 @@ final class CheckerOverloadTests: XCTestCase {
         // inside send, as a closed port's ICMP error can be on loopback), so one slot runs
         // thousands a second while 400 members at delay 0.01 want 40,000 — the queue never
         // empties, which is when it used to grow without bound.
-        let responder = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        XCTAssertGreaterThanOrEqual(responder, 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(responder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        XCTAssertEqual(bound, 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(responder, $0, &length) }
-        }
-        let port = UInt16(bigEndian: address.sin_port)
+        let (responder, port) = loopbackSocket(Int32(SOCK_DGRAM.rawValue))
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(responder, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let stop = StopFlag()
