@@ -69,16 +69,18 @@ extension AnycastNode {
         let nowMs = cfl_monotonic_ms()
         for index in states.indices where !new.virtualIPs.contains(states[index].address) {
             let address = states[index].address
-            if states[index].onInterface {
+            let wasAnnounced = states[index].onInterface
+            // One line either way: put() logs the withdrawal, or its failure.
+            if wasAnnounced {
                 put(index, on: false, reason: "removed from [anycast] virtual_ips by a reload")
-            }
-            if states[index].onInterface {
-                // Not renewed from here on: the kernel drops it when its lifetime runs out.
-                logger.error("anycast: \(address) left [anycast] virtual_ips but stays on \(interface) until its lifetime (\(AnycastNode.addressLifetimeSeconds) s) runs out",
-                             metadata: ["vip": "\(address)"])
             } else {
                 logger.notice("anycast: \(address) removed from [anycast] virtual_ips by a reload",
                               metadata: ["vip": "\(address)"])
+            }
+            if states[index].onInterface {
+                // Not renewed from here on: the kernel drops it when its lifetime runs out.
+                logger.error("anycast: \(address) stays on \(interface) until its lifetime (\(AnycastNode.addressLifetimeSeconds) s) runs out",
+                             metadata: ["vip": "\(address)"])
             }
             removeLocalRoute(address)
         }

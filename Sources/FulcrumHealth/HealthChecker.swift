@@ -199,7 +199,7 @@ public final class HealthChecker: @unchecked Sendable {
         target.tlsFailure = nil
         inFlight += 1
         deadlines.insert(.init(atMs: nowMs() + Int64(target.plan.monitor.timeoutMs), target: target.index,
-                        serial: target.serial, kind: .timeout))
+                               serial: target.serial, kind: .timeout))
         switch target.plan.monitor.type {
         case .ping: beginPing(target)
         case .udpConnect: beginDatagram(target)
