@@ -164,8 +164,11 @@ final class CheckerAdoptionTests: XCTestCase {
                 try checker.start()
                 drainAll()
                 usleep(UInt32.random(in: 0...3000, using: &random))
-                XCTAssertLessThanOrEqual(threadCount(named: "fulcrum-health"), threadsBefore + 2,
-                                         "old checker threads pile up (reload \(n))")
+                // Only the live checker's thread: stop() joined the old one. A joined thread can
+                // stay listed in /proc/self/task a moment after join returns (a CI run under TSan
+                // saw two at once); one that never exits stays listed for good.
+                XCTAssertTrue(waitUntil(seconds: 2) { threadCount(named: "fulcrum-health") <= threadsBefore + 1 },
+                              "old checker threads pile up (reload \(n)): \(threadCount(named: "fulcrum-health") - threadsBefore) running")
                 if n % 50 == 0 {
                     // Nothing keeps an adopted checker alive once its thread has gone.
                     XCTAssertTrue(waitUntil(seconds: 2) { previous == nil }, "reload \(n): the old checker is still alive")
